@@ -1,0 +1,280 @@
+//! The exported C API. Every function converts its arguments through `ffi` and calls the
+//! engine; nothing here decides behaviour.
+#![allow(non_camel_case_types, clippy::missing_safety_doc)]
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::ffi::{self, arg_opt_str, arg_out, arg_ref, arg_str, call_pointer, call_status, call_void};
+use crate::runtime;
+use crate::store::Store;
+use crate::transfer::Transfer;
+
+/// The outcome of every fallible s3os call. On anything but `S3OS_OK`,
+/// `s3os_last_error()` describes what failed and why.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum s3os_status {
+    /// Success.
+    S3OS_OK = 0,
+    /// A NULL pointer, non-UTF-8 string, unknown key, unparsable value or a name S3 cannot hold.
+    S3OS_INVALID_ARGUMENT = 1,
+    /// The object or bucket does not exist (HTTP 404, NoSuchKey, NoSuchBucket).
+    S3OS_NOT_FOUND = 2,
+    /// The download destination exists and `overwrite` was false. Nothing was transferred.
+    S3OS_ALREADY_EXISTS = 3,
+    /// The credentials were rejected or lack permission (HTTP 403, bad signature, unknown key).
+    S3OS_PERMISSION_DENIED = 4,
+    /// Throttling, 5xx, timeouts or connection failures that outlasted the retries: retry later.
+    S3OS_TRANSIENT = 5,
+    /// A progress callback returned nonzero. Partial work was cleaned up.
+    S3OS_CANCELLED = 6,
+    /// A local file could not be read, created or written.
+    S3OS_IO = 7,
+    /// Received bytes did not match their checksum or announced length.
+    S3OS_INTEGRITY = 8,
+    /// A bug in s3os, or an answer it could not interpret.
+    S3OS_INTERNAL = 9,
+}
+
+/// A store configuration being built: create with `s3os_config_new`, adjust with
+/// `s3os_config_set`, release with `s3os_config_free`.
+pub struct s3os_config {
+    config: Config,
+}
+
+/// A connected store; safe to use from many threads at once. Release with `s3os_store_free`
+/// once no call on it is running.
+pub struct s3os_store {
+    store: Store,
+}
+
+/// Progress of a transfer: called on the calling thread with the bytes moved so far (never
+/// decreasing) and the object's total; the last call on success has `bytes_done == bytes_total`.
+/// Return 0 to continue, nonzero to cancel (the call then returns `S3OS_CANCELLED`).
+pub type s3os_progress_fn =
+    Option<unsafe extern "C" fn(bytes_done: u64, bytes_total: u64, user_data: *mut c_void) -> c_int>;
+
+/// One listed object: its name relative to the store's prefix (valid only during the call)
+/// and its size. Return 0 to continue, nonzero to stop the listing early.
+pub type s3os_list_fn =
+    Option<unsafe extern "C" fn(object_name: *const c_char, size: u64, user_data: *mut c_void) -> c_int>;
+
+/// Creates a configuration for `bucket` (leading and trailing `/` are removed) with
+/// Composer's defaults. Returns NULL if `bucket` is NULL, not UTF-8 or not a valid name;
+/// `s3os_last_error()` says which.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_config_new(bucket: *const c_char) -> *mut s3os_config {
+    call_pointer(|| {
+        let bucket = unsafe { arg_str(bucket, "bucket") }?;
+        Ok(ffi::into_raw(s3os_config {
+            config: Config::new(bucket)?,
+        }))
+    })
+}
+
+/// Sets configuration `key` to `value`. Keys: prefix, region_name, endpoint_url,
+/// aws_access_key_id, aws_secret_access_key, aws_session_token, profile_name,
+/// addressing_style (auto|path|virtual), max_attempts, retry_mode (standard|adaptive),
+/// connect_timeout and read_timeout (seconds), multipart_threshold and multipart_chunksize
+/// (bytes, or with KiB/MiB/GiB), max_concurrency, request_checksum_calculation and
+/// response_checksum_validation (when_supported|when_required), canned_acl.
+/// An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_config_set(cfg: *mut s3os_config, key: *const c_char, value: *const c_char) -> s3os_status {
+    call_status(|| {
+        let cfg = unsafe { arg_out(cfg, "cfg") }?;
+        let key = unsafe { arg_str(key, "key") }?;
+        let value = unsafe { arg_str(value, "value") }?;
+        cfg.config.set(key, value)
+    })
+}
+
+/// Releases a configuration. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_config_free(cfg: *mut s3os_config) {
+    call_void(|| unsafe { ffi::free_raw(cfg) })
+}
+
+/// Creates a store from `cfg` (which stays owned by the caller and may be freed right after).
+/// Credentials and region not set in `cfg` come from the standard AWS chain. On success
+/// `*out_store` receives the store; on failure it is set to NULL.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_store_new(cfg: *const s3os_config, out_store: *mut *mut s3os_store) -> s3os_status {
+    call_status(|| {
+        let out_store = unsafe { arg_out(out_store, "out_store") }?;
+        *out_store = std::ptr::null_mut();
+        let config = unsafe { arg_ref(cfg, "cfg") }?.config.clone();
+        let store = runtime::block_on(Store::connect(config))?;
+        *out_store = ffi::into_raw(s3os_store { store });
+        Ok(())
+    })
+}
+
+/// Releases a store and its connections. NULL is ignored. No call may be running on it.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_store_free(store: *mut s3os_store) {
+    call_void(|| unsafe { ffi::free_raw(store) })
+}
+
+fn progress_reporter(progress: s3os_progress_fn, user_data: *mut c_void) -> impl FnMut(u64, u64) -> bool {
+    move |done, total| match progress {
+        // SAFETY: the caller supplied this callback and its user_data for the duration of the call.
+        Some(callback) => (unsafe { callback(done, total, user_data) }) == 0,
+        None => true,
+    }
+}
+
+/// Uploads the file at `path` as object `object_name` (relative to the store's prefix).
+/// Large files go up in concurrent parts; a failed or cancelled multipart upload is aborted
+/// on the server. `progress` may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_upload_file(
+    store: *mut s3os_store,
+    object_name: *const c_char,
+    path: *const c_char,
+    progress: s3os_progress_fn,
+    user_data: *mut c_void,
+) -> s3os_status {
+    call_status(|| {
+        let store = unsafe { arg_ref(store, "store") }?.store.clone();
+        let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
+        let path = PathBuf::from(unsafe { arg_str(path, "path") }?);
+        let transfer = Transfer::start(move |p| async move { store.upload_file(&name, &path, p).await })?;
+        transfer.wait(progress_reporter(progress, user_data))
+    })
+}
+
+/// Downloads object `object_name` to the file at `path`, creating missing parent directories.
+/// The bytes land in a temporary file beside `path` that is renamed into place only after
+/// every byte arrived and was verified; on failure neither remains. If `path` exists and
+/// `overwrite` is false, returns `S3OS_ALREADY_EXISTS` before any request. `progress` may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_download_file(
+    store: *mut s3os_store,
+    object_name: *const c_char,
+    path: *const c_char,
+    overwrite: bool,
+    progress: s3os_progress_fn,
+    user_data: *mut c_void,
+) -> s3os_status {
+    call_status(|| {
+        let store = unsafe { arg_ref(store, "store") }?.store.clone();
+        let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
+        let path = PathBuf::from(unsafe { arg_str(path, "path") }?);
+        let transfer =
+            Transfer::start(move |p| async move { store.download_file(&name, &path, overwrite, p).await })?;
+        transfer.wait(progress_reporter(progress, user_data))
+    })
+}
+
+/// Stores the size in bytes of object `object_name` in `*out_size`.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_object_size(store: *mut s3os_store, object_name: *const c_char, out_size: *mut u64) -> s3os_status {
+    call_status(|| {
+        let out_size = unsafe { arg_out(out_size, "out_size") }?;
+        let store = unsafe { arg_ref(store, "store") }?.store.clone();
+        let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
+        *out_size = runtime::block_on(async move { store.object_size(&name).await })?;
+        Ok(())
+    })
+}
+
+/// Stores `s3://<bucket>/<prefix><object_name>` in `*out_uri`; free it with `s3os_string_free`.
+/// `*out_uri` is set to NULL on failure.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_get_uri(store: *mut s3os_store, object_name: *const c_char, out_uri: *mut *mut c_char) -> s3os_status {
+    call_status(|| {
+        let out_uri = unsafe { arg_out(out_uri, "out_uri") }?;
+        *out_uri = std::ptr::null_mut();
+        let store = unsafe { arg_ref(store, "store") }?;
+        let name = unsafe { arg_str(object_name, "object_name") }?;
+        *out_uri = ffi::into_c_string(store.store.uri(name))?;
+        Ok(())
+    })
+}
+
+/// Deletes object `object_name`. As in S3, deleting an object that does not exist succeeds.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_delete_object(store: *mut s3os_store, object_name: *const c_char) -> s3os_status {
+    call_status(|| {
+        let store = unsafe { arg_ref(store, "store") }?.store.clone();
+        let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
+        runtime::block_on(async move { store.delete_object(&name).await })
+    })
+}
+
+/// Calls `callback` on this thread for every object whose name (relative to the store's
+/// prefix) starts with `prefix`, in key order. A NULL `prefix` lists everything. A nonzero
+/// return from `callback` stops the listing; the call still returns `S3OS_OK`.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_list_objects(
+    store: *mut s3os_store,
+    prefix: *const c_char,
+    callback: s3os_list_fn,
+    user_data: *mut c_void,
+) -> s3os_status {
+    call_status(|| {
+        let store = unsafe { arg_ref(store, "store") }?.store.clone();
+        let prefix = unsafe { arg_opt_str(prefix, "prefix") }?.unwrap_or("").to_string();
+        let callback = callback.ok_or_else(|| Error::invalid("callback: must not be NULL"))?;
+        let mut continuation = None;
+        loop {
+            let (store, prefix) = (store.clone(), prefix.clone());
+            let page = runtime::block_on(async move { store.list_page(&prefix, continuation).await })?;
+            for (name, size) in page.objects {
+                let name = CString::new(name)
+                    .map_err(|_| Error::invalid("listing: an object name contains a NUL byte"))?;
+                // SAFETY: the caller supplied this callback and user_data for the duration of the call.
+                if unsafe { callback(name.as_ptr(), size, user_data) } != 0 {
+                    return Ok(());
+                }
+            }
+            match page.next {
+                Some(token) => continuation = Some(token),
+                None => return Ok(()),
+            }
+        }
+    })
+}
+
+/// The message of the last failed s3os call on this thread, or "" if the last call succeeded.
+/// Valid until the next s3os call on this thread; never NULL; never contains credentials.
+#[no_mangle]
+pub extern "C" fn s3os_last_error() -> *const c_char {
+    ffi::last_error()
+}
+
+/// The name of a status code ("S3OS_NOT_FOUND", ...), or "S3OS_UNKNOWN_STATUS" for a value that
+/// is not one. Takes an `int` so that any value is safe to pass; never NULL.
+#[no_mangle]
+pub extern "C" fn s3os_status_name(status: c_int) -> *const c_char {
+    let name: &'static [u8] = match status {
+        0 => b"S3OS_OK\0",
+        1 => b"S3OS_INVALID_ARGUMENT\0",
+        2 => b"S3OS_NOT_FOUND\0",
+        3 => b"S3OS_ALREADY_EXISTS\0",
+        4 => b"S3OS_PERMISSION_DENIED\0",
+        5 => b"S3OS_TRANSIENT\0",
+        6 => b"S3OS_CANCELLED\0",
+        7 => b"S3OS_IO\0",
+        8 => b"S3OS_INTEGRITY\0",
+        9 => b"S3OS_INTERNAL\0",
+        _ => b"S3OS_UNKNOWN_STATUS\0",
+    };
+    name.as_ptr().cast()
+}
+
+/// The library version, e.g. "0.1.0". Never NULL.
+#[no_mangle]
+pub extern "C" fn s3os_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Frees a string returned by s3os (such as from `s3os_get_uri`). NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_string_free(s: *mut c_char) {
+    call_void(|| unsafe { ffi::free_c_string(s) })
+}

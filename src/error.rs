@@ -1,0 +1,208 @@
+//! The error type of the engine: a kind a caller can act on plus a message a person understands.
+
+use std::fmt;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+/// What went wrong, in terms of what the caller should do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The caller passed something unusable; retrying will not help.
+    InvalidArgument,
+    /// The object (or bucket) does not exist.
+    NotFound,
+    /// The destination exists and overwriting was not allowed.
+    AlreadyExists,
+    /// The credentials were rejected or lack permission.
+    PermissionDenied,
+    /// Throttling, server errors, timeouts or network failures that outlasted the retries.
+    Transient,
+    /// The caller asked to stop.
+    Cancelled,
+    /// A local file could not be read or written.
+    Io,
+    /// Bytes did not match their checksum or expected length.
+    Integrity,
+    /// A bug in s3os or an answer it cannot interpret.
+    Internal,
+}
+
+/// An engine error: its kind and a complete, human-readable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// Engine result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn cancelled(what: &str) -> Self {
+        Self::new(ErrorKind::Cancelled, format!("{what}: cancelled by the caller"))
+    }
+
+    pub fn io(what: &str, err: &std::io::Error) -> Self {
+        Self::new(ErrorKind::Io, format!("{what}: {err}"))
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether trying the same request again may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind == ErrorKind::Transient
+    }
+
+    /// Replaces every occurrence of each secret with `***`, so that credentials never reach a log.
+    pub fn redact(mut self, secrets: &[&str]) -> Self {
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if self.message.contains(secret) {
+                self.message = self.message.replace(secret, "***");
+            }
+        }
+        self
+    }
+
+    /// Builds an error from an SDK failure of operation `what` (which names the bucket and key).
+    pub fn from_sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let kind = classify_sdk(&err);
+        let cause = match &err {
+            SdkError::ServiceError(service) => {
+                let status = service.raw().status().as_u16();
+                let code = service.err().code().unwrap_or("no error code");
+                let text = service.err().message().unwrap_or("");
+                format!("HTTP {status} {code} {text}").trim_end().to_string()
+            }
+            other => DisplayErrorContext(other).to_string(),
+        };
+        Self::new(kind, format!("{what}: {}: {cause}", describe(kind)))
+    }
+}
+
+fn describe(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidArgument => "rejected as invalid",
+        ErrorKind::NotFound => "not found",
+        ErrorKind::AlreadyExists => "already exists",
+        ErrorKind::PermissionDenied => "permission denied",
+        ErrorKind::Transient => "temporary failure, retry later",
+        ErrorKind::Cancelled => "cancelled",
+        ErrorKind::Io => "local I/O error",
+        ErrorKind::Integrity => "integrity check failed",
+        ErrorKind::Internal => "unexpected failure",
+    }
+}
+
+fn classify_sdk<E>(err: &SdkError<E, HttpResponse>) -> ErrorKind
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            classify_service(service.raw().status().as_u16(), service.err().code())
+        }
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
+        SdkError::DispatchFailure(failure) => {
+            if failure.is_user() {
+                ErrorKind::InvalidArgument
+            } else if failure.is_other() && is_credentials_problem(err) {
+                ErrorKind::PermissionDenied
+            } else {
+                ErrorKind::Transient
+            }
+        }
+        SdkError::ConstructionFailure(_) => {
+            if is_credentials_problem(err) {
+                ErrorKind::PermissionDenied
+            } else {
+                ErrorKind::InvalidArgument
+            }
+        }
+        _ => ErrorKind::Internal,
+    }
+}
+
+fn is_credentials_problem<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: std::error::Error + 'static,
+{
+    let text = format!("{}", DisplayErrorContext(err)).to_ascii_lowercase();
+    text.contains("credential") || text.contains("identity")
+}
+
+/// Maps an S3 answer to a kind. Codes take precedence because some servers use odd statuses.
+pub fn classify_service(status: u16, code: Option<&str>) -> ErrorKind {
+    match code.unwrap_or("") {
+        "NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload" => return ErrorKind::NotFound,
+        "AccessDenied" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "ExpiredToken"
+        | "InvalidToken" | "TokenRefreshRequired" | "AllAccessDisabled" | "AccountProblem" => {
+            return ErrorKind::PermissionDenied
+        }
+        "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout"
+        | "RequestTimeTooSkewed" | "InternalError" | "ServiceUnavailable" | "OperationAborted"
+        | "PreconditionFailed" => return ErrorKind::Transient,
+        "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" => {
+            return ErrorKind::Integrity
+        }
+        _ => {}
+    }
+    match status {
+        404 => ErrorKind::NotFound,
+        401 | 403 => ErrorKind::PermissionDenied,
+        408 | 409 | 412 | 429 => ErrorKind::Transient,
+        500..=599 => ErrorKind::Transient,
+        400..=499 => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Internal,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_win_over_statuses() {
+        assert_eq!(classify_service(400, Some("NoSuchKey")), ErrorKind::NotFound);
+        assert_eq!(classify_service(503, Some("SlowDown")), ErrorKind::Transient);
+        assert_eq!(classify_service(403, None), ErrorKind::PermissionDenied);
+        assert_eq!(classify_service(404, None), ErrorKind::NotFound);
+        assert_eq!(classify_service(400, Some("KeyTooLongError")), ErrorKind::InvalidArgument);
+        assert_eq!(classify_service(400, Some("BadDigest")), ErrorKind::Integrity);
+    }
+
+    #[test]
+    fn redact_hides_every_secret() {
+        let err = Error::invalid("key AKIDSECRET and SECRET").redact(&["AKIDSECRET", "", "SECRET"]);
+        assert_eq!(err.message(), "key *** and ***");
+    }
+}

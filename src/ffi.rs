@@ -1,0 +1,163 @@
+//! The safety boundary every exported function goes through: panics are caught, pointers are
+//! checked for NULL, strings for UTF-8, and errors become a status plus a thread-local message.
+//! The argument for soundness is made here once; `capi` only converts and delegates.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::capi::s3os_status;
+use crate::error::{Error, ErrorKind, Result};
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+}
+
+/// This thread's last error message; valid until the next s3os call on this thread.
+pub fn last_error() -> *const c_char {
+    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+pub fn status_of(kind: ErrorKind) -> s3os_status {
+    match kind {
+        ErrorKind::InvalidArgument => s3os_status::S3OS_INVALID_ARGUMENT,
+        ErrorKind::NotFound => s3os_status::S3OS_NOT_FOUND,
+        ErrorKind::AlreadyExists => s3os_status::S3OS_ALREADY_EXISTS,
+        ErrorKind::PermissionDenied => s3os_status::S3OS_PERMISSION_DENIED,
+        ErrorKind::Transient => s3os_status::S3OS_TRANSIENT,
+        ErrorKind::Cancelled => s3os_status::S3OS_CANCELLED,
+        ErrorKind::Io => s3os_status::S3OS_IO,
+        ErrorKind::Integrity => s3os_status::S3OS_INTEGRITY,
+        ErrorKind::Internal => s3os_status::S3OS_INTERNAL,
+    }
+}
+
+fn panic_error(payload: &(dyn std::any::Any + Send)) -> Error {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    Error::new(ErrorKind::Internal, format!("internal error in s3os (please report): {detail}"))
+}
+
+/// Runs the body of a status-returning function. The last error is cleared first, so after
+/// `S3OS_OK` `s3os_last_error()` is empty.
+pub fn call_status(body: impl FnOnce() -> Result<()>) -> s3os_status {
+    set_last_error("");
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return s3os_status::S3OS_OK,
+        Ok(Err(error)) => error,
+        Err(payload) => panic_error(payload.as_ref()),
+    };
+    set_last_error(error.message());
+    status_of(error.kind())
+}
+
+/// Runs the body of a pointer-returning function: NULL (and a last error) on failure.
+pub fn call_pointer<T>(body: impl FnOnce() -> Result<*mut T>) -> *mut T {
+    set_last_error("");
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(pointer)) => return pointer,
+        Ok(Err(error)) => error,
+        Err(payload) => panic_error(payload.as_ref()),
+    };
+    set_last_error(error.message());
+    std::ptr::null_mut()
+}
+
+/// Runs the body of a function that cannot report failure (the `_free` functions).
+pub fn call_void(body: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
+        set_last_error(panic_error(payload.as_ref()).message());
+    }
+}
+
+fn null(name: &str) -> Error {
+    Error::invalid(format!("{name}: must not be NULL"))
+}
+
+/// Borrows a NUL-terminated UTF-8 string.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string that outlives the returned borrow.
+pub unsafe fn arg_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: non-NULL and, by the caller's contract, NUL-terminated and alive.
+    let bytes = unsafe { CStr::from_ptr(ptr) };
+    bytes
+        .to_str()
+        .map_err(|e| Error::invalid(format!("{name}: not valid UTF-8 (bad byte at offset {})", e.valid_up_to())))
+}
+
+/// Like [`arg_str`], but NULL means "not given".
+///
+/// # Safety
+/// As for [`arg_str`].
+pub unsafe fn arg_opt_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { arg_str(ptr, name) }.map(Some)
+    }
+}
+
+/// Borrows an object the library handed out.
+///
+/// # Safety
+/// `ptr` must be NULL or a live pointer obtained from this library for type `T`.
+pub unsafe fn arg_ref<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
+    // SAFETY: by the caller's contract a non-NULL pointer is live and of type T.
+    unsafe { ptr.as_ref() }.ok_or_else(|| null(name))
+}
+
+/// Borrows an out-parameter.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for writes of a `T`.
+pub unsafe fn arg_out<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T> {
+    // SAFETY: by the caller's contract a non-NULL pointer is valid for writes.
+    unsafe { ptr.as_mut() }.ok_or_else(|| null(name))
+}
+
+/// Hands ownership of `value` to C.
+pub fn into_raw<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Takes back ownership of what [`into_raw`] handed out and drops it; NULL is ignored.
+///
+/// # Safety
+/// `ptr` must be NULL or come from [`into_raw`] and not have been freed.
+pub unsafe fn free_raw<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        // SAFETY: by the caller's contract it came from Box::into_raw and is freed only once.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
+
+/// A C string the caller frees with `s3os_string_free`.
+pub fn into_c_string(value: String) -> Result<*mut c_char> {
+    CString::new(value)
+        .map(CString::into_raw)
+        .map_err(|_| Error::invalid("the result contains a NUL byte and cannot be a C string"))
+}
+
+/// Frees a string from [`into_c_string`]; NULL is ignored.
+///
+/// # Safety
+/// `ptr` must be NULL or come from [`into_c_string`] and not have been freed.
+pub unsafe fn free_c_string(ptr: *mut c_char) {
+    if !ptr.is_null() {
+        // SAFETY: by the caller's contract it came from CString::into_raw and is freed only once.
+        drop(unsafe { CString::from_raw(ptr) });
+    }
+}

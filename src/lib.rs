@@ -1,0 +1,16 @@
+//! s3os: a native S3 object-store client with a C ABI.
+//!
+//! The engine ([`Store`], [`transfer`]) is ordinary async Rust; [`capi`] exports it to C
+//! through the checks in `ffi`.
+
+pub mod capi;
+pub mod config;
+pub mod error;
+mod ffi;
+pub mod runtime;
+pub mod store;
+pub mod transfer;
+
+pub use config::Config;
+pub use error::{Error, ErrorKind, Result};
+pub use store::Store;

@@ -1,0 +1,82 @@
+//! The one tokio runtime every store shares, created lazily and recreated in a forked child.
+//!
+//! tokio is not fork-safe: after `fork()` the child has the parent's runtime structures but
+//! none of its threads. The runtime is therefore tagged with the pid that built it; a different
+//! pid builds a fresh runtime and leaks the inherited one (dropping it would wait for threads
+//! that do not exist in the child).
+
+use std::future::Future;
+use std::sync::{mpsc, Arc, Mutex};
+
+use tokio::runtime::{Builder, Runtime};
+
+use crate::error::{Error, ErrorKind, Result};
+
+struct Owned {
+    pid: u32,
+    runtime: Arc<Runtime>,
+}
+
+static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
+
+/// Worker threads: network transfers need few; leave cores for the trainer.
+fn worker_threads() -> usize {
+    if let Some(n) = std::env::var("S3OS_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+    {
+        return n;
+    }
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
+/// The runtime for this process, building it on first use (or first use after a fork).
+pub fn runtime() -> Result<Arc<Runtime>> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(owned) = slot.as_ref() {
+        if owned.pid == pid {
+            return Ok(owned.runtime.clone());
+        }
+    }
+    if let Some(inherited) = slot.take() {
+        std::mem::forget(inherited);
+    }
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(worker_threads())
+        .thread_name("s3os-worker")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("starting the s3os runtime: {e}")))?;
+    let runtime = Arc::new(runtime);
+    *slot = Some(Owned {
+        pid,
+        runtime: runtime.clone(),
+    });
+    Ok(runtime)
+}
+
+/// Runs `future` on the shared runtime and blocks the calling thread until it finishes.
+///
+/// The caller's thread only waits on a channel, so it may itself be called from a callback
+/// that s3os is running on that thread without deadlocking.
+pub fn block_on<F, T>(future: F) -> Result<T>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(1);
+    runtime()?.spawn(async move {
+        let _ = tx.send(future.await);
+    });
+    rx.recv().unwrap_or_else(|_| Err(task_died()))
+}
+
+/// The error for a task that ended without an answer, which only a panic inside it causes.
+pub fn task_died() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "an s3os task stopped unexpectedly (internal panic); please report this",
+    )
+}

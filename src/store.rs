@@ -1,0 +1,265 @@
+//! A store: one bucket and prefix, one SDK client, and the operations of Composer's
+//! `S3ObjectStore`. Everything here is ordinary async Rust, usable without the C layer.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::types::ObjectCannedAcl;
+use aws_sdk_s3::Client;
+
+use crate::config::{ChecksumWhen, Config, RetryMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::transfer::{self, FileSink, FileSource, ObjectJob, Progress, Sink, Source};
+
+/// S3's limit on the length of an object key, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// A connected store. Cheap to clone; clones share the client and its connections.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    config: Config,
+    /// The process that created the client: its connections belong to that process's runtime.
+    pid: u32,
+}
+
+/// One page of a listing: object names relative to the store's prefix, with their sizes.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub objects: Vec<(String, u64)>,
+    pub next: Option<String>,
+}
+
+impl Store {
+    /// Builds the SDK client for `config`, resolving credentials and region through the
+    /// standard AWS chain where the configuration leaves them unset.
+    pub async fn connect(config: Config) -> Result<Store> {
+        let config = config.with_environment()?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &config.profile_name {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &config.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        match (&config.access_key_id, &config.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                let credentials = Credentials::new(id, secret, config.session_token.clone(), None, "s3os-config");
+                loader = loader.credentials_provider(credentials);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(Error::invalid(
+                    "aws_access_key_id and aws_secret_access_key must be set together",
+                ))
+            }
+        }
+        let shared = loader.load().await;
+
+        let retry = match config.retry_mode {
+            RetryMode::Standard => RetryConfig::standard(),
+            RetryMode::Adaptive => RetryConfig::adaptive(),
+        }
+        .with_max_attempts(config.max_attempts);
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .build();
+        let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .force_path_style(config.path_style())
+            .request_checksum_calculation(match config.request_checksums {
+                ChecksumWhen::WhenSupported => RequestChecksumCalculation::WhenSupported,
+                ChecksumWhen::WhenRequired => RequestChecksumCalculation::WhenRequired,
+            })
+            .response_checksum_validation(match config.response_checksums {
+                ChecksumWhen::WhenSupported => ResponseChecksumValidation::WhenSupported,
+                ChecksumWhen::WhenRequired => ResponseChecksumValidation::WhenRequired,
+            });
+        if shared.region().is_none() {
+            // boto3 falls back to us-east-1 for S3 too; S3-compatible stores mostly ignore it.
+            builder = builder.region(Region::from_static("us-east-1"));
+        }
+        if let Some(endpoint) = &config.endpoint_url {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                client: Client::from_conf(builder.build()),
+                config,
+                pid: std::process::id(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// `s3://bucket/<prefix><name>`, exactly as Composer forms it.
+    pub fn uri(&self, name: &str) -> String {
+        format!("s3://{}/{}{name}", self.inner.config.bucket, self.inner.config.prefix)
+    }
+
+    /// The full key for `name`, checked against S3's limits before any request is made.
+    pub fn key(&self, name: &str) -> Result<String> {
+        let key = format!("{}{name}", self.inner.config.prefix);
+        if key.is_empty() {
+            return Err(Error::invalid("object name: empty (and the store has no prefix)"));
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::invalid(format!(
+                "object key is {} bytes long; S3 allows at most {MAX_KEY_LEN}",
+                key.len()
+            )));
+        }
+        Ok(key)
+    }
+
+    fn check_process(&self) -> Result<()> {
+        if std::process::id() != self.inner.pid {
+            return Err(Error::invalid(format!(
+                "this store was created in process {} and cannot be used after fork(); create a new store in this process",
+                self.inner.pid
+            )));
+        }
+        Ok(())
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.inner.config.secrets()
+    }
+
+    /// Scrubs credentials out of any error leaving the store.
+    fn clean<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|e| {
+            let secrets = self.secrets();
+            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            e.redact(&refs)
+        })
+    }
+
+    fn job(&self, name: &str) -> Result<ObjectJob> {
+        self.check_process()?;
+        let config = &self.inner.config;
+        Ok(ObjectJob {
+            client: self.inner.client.clone(),
+            bucket: config.bucket.clone(),
+            key: self.key(name)?,
+            settings: config.transfer,
+            send_checksums: config.request_checksums == ChecksumWhen::WhenSupported,
+            verify_checksums: config.response_checksums == ChecksumWhen::WhenSupported,
+            canned_acl: config.canned_acl.as_deref().map(ObjectCannedAcl::from),
+            max_attempts: config.max_attempts,
+        })
+    }
+
+    /// Size in bytes of object `name`.
+    pub async fn object_size(&self, name: &str) -> Result<u64> {
+        let result = async {
+            let job = self.job(name)?;
+            let what = format!("size of {}", job.uri());
+            let head = job
+                .client
+                .head_object()
+                .bucket(&job.bucket)
+                .key(&job.key)
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk(&what, e))?;
+            head.content_length()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| Error::new(ErrorKind::Internal, format!("{what}: the server sent no size")))
+        };
+        self.clean(result.await)
+    }
+
+    /// Deletes object `name`. Like S3 itself, deleting a missing object succeeds.
+    pub async fn delete_object(&self, name: &str) -> Result<()> {
+        let result = async {
+            let job = self.job(name)?;
+            let what = format!("delete of {}", job.uri());
+            job.client
+                .delete_object()
+                .bucket(&job.bucket)
+                .key(&job.key)
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk(&what, e))?;
+            Ok(())
+        };
+        self.clean(result.await)
+    }
+
+    /// One page of the objects whose names start with `prefix` (relative to the store's prefix).
+    pub async fn list_page(&self, prefix: &str, continuation: Option<String>) -> Result<ListPage> {
+        let result = async {
+            self.check_process()?;
+            let config = &self.inner.config;
+            let full_prefix = format!("{}{prefix}", config.prefix);
+            let what = format!("listing of s3://{}/{full_prefix}", config.bucket);
+            let page = self
+                .inner
+                .client
+                .list_objects_v2()
+                .bucket(&config.bucket)
+                .prefix(&full_prefix)
+                .set_continuation_token(continuation)
+                .send()
+                .await
+                .map_err(|e| Error::from_sdk(&what, e))?;
+            let objects = page
+                .contents()
+                .iter()
+                .filter_map(|object| {
+                    let name = object.key()?.strip_prefix(config.prefix.as_str())?;
+                    Some((name.to_string(), object.size().unwrap_or(0).max(0) as u64))
+                })
+                .collect();
+            let next = page
+                .is_truncated()
+                .unwrap_or(false)
+                .then(|| page.next_continuation_token().map(str::to_string))
+                .flatten();
+            Ok(ListPage { objects, next })
+        };
+        self.clean(result.await)
+    }
+
+    /// Uploads `source` as object `name`.
+    pub async fn upload<S: Source>(&self, name: &str, source: S, progress: Arc<Progress>) -> Result<()> {
+        let job = self.job(name);
+        self.clean(async { transfer::upload(job?, source, progress).await }.await)
+    }
+
+    /// Downloads object `name` into `sink`.
+    pub async fn download<K: Sink>(&self, name: &str, sink: K, progress: Arc<Progress>) -> Result<()> {
+        let job = self.job(name);
+        self.clean(async { transfer::download(job?, sink, progress).await }.await)
+    }
+
+    /// Uploads the file at `path` as object `name`.
+    pub async fn upload_file(&self, name: &str, path: &Path, progress: Arc<Progress>) -> Result<()> {
+        let source = self.clean(FileSource::open(path))?;
+        self.upload(name, source, progress).await
+    }
+
+    /// Downloads object `name` to `path`, atomically; an existing file is replaced only with
+    /// `overwrite`, and that is checked before any request.
+    pub async fn download_file(&self, name: &str, path: &Path, overwrite: bool, progress: Arc<Progress>) -> Result<()> {
+        self.job(name)?;
+        let sink = FileSink::new(path, overwrite)?;
+        self.download(name, sink, progress).await
+    }
+}

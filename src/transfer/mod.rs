@@ -1,0 +1,44 @@
+//! The transfer engine: move the bytes of one object between a [`Source`]/[`Sink`] and S3,
+//! in parallel parts, with progress and cancellation.
+
+mod download;
+mod parts;
+mod progress;
+mod sink;
+mod source;
+mod upload;
+
+pub use download::download;
+pub use parts::PartPlan;
+pub use progress::{Progress, Transfer};
+pub use sink::{FileSink, Sink};
+pub use source::{FileSource, Source};
+pub use upload::upload;
+
+use aws_sdk_s3::types::ObjectCannedAcl;
+use aws_sdk_s3::Client;
+
+use crate::config::TransferSettings;
+
+/// The object a transfer moves, and how.
+#[derive(Clone, Debug)]
+pub struct ObjectJob {
+    pub client: Client,
+    pub bucket: String,
+    pub key: String,
+    pub settings: TransferSettings,
+    /// Send CRC32C checksums with uploaded bytes.
+    pub send_checksums: bool,
+    /// Ask for and verify checksums of downloaded bytes.
+    pub verify_checksums: bool,
+    pub canned_acl: Option<ObjectCannedAcl>,
+    /// Attempts for a part whose body fails mid-stream (the SDK retries whole requests itself).
+    pub max_attempts: u32,
+}
+
+impl ObjectJob {
+    /// `s3://bucket/key`, for messages.
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}

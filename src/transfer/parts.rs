@@ -1,0 +1,97 @@
+//! Splitting an object into parts and running a bounded number of them at once.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use super::progress::Progress;
+use crate::config::MAX_PARTS;
+use crate::error::{Error, Result};
+use crate::runtime;
+
+/// How an object of `len` bytes is cut: `count` parts of `part_size` bytes, the last one shorter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartPlan {
+    pub len: u64,
+    pub part_size: u64,
+    pub count: u64,
+}
+
+impl PartPlan {
+    /// Uses `part_size` unless that would need more than S3's 10,000 parts.
+    pub fn new(len: u64, part_size: u64) -> PartPlan {
+        let part_size = part_size.max(len.div_ceil(MAX_PARTS)).max(1);
+        PartPlan {
+            len,
+            part_size,
+            count: len.div_ceil(part_size),
+        }
+    }
+
+    /// Offset and length of part `index` (0-based).
+    pub fn part(&self, index: u64) -> (u64, u64) {
+        let offset = index * self.part_size;
+        (offset, self.part_size.min(self.len - offset))
+    }
+}
+
+/// Runs `work(index)` for every index below `count`, at most `concurrency` at a time. Stops at
+/// the first error or at cancellation; returns only once no part is running any more.
+pub async fn run_all<W, F>(count: u64, concurrency: usize, progress: &Progress, what: &str, work: W) -> Result<()>
+where
+    W: Fn(u64) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<()>> + Send + 'static,
+{
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..(concurrency as u64).min(count) {
+        let work = work.clone();
+        let next = next.clone();
+        workers.spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return Ok(());
+                }
+                work(index).await?;
+            }
+        });
+    }
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            () = progress.cancelled() => break Err(Error::cancelled(what)),
+            joined = workers.join_next() => match joined {
+                None => break Ok(()),
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(err))) => break Err(err),
+                Some(Err(_)) => break Err(runtime::task_died()),
+            },
+        }
+    };
+    // Dropping in-flight requests closes their connections; waiting makes sure none is left
+    // running before the caller cleans up (aborting an upload, removing a temporary file).
+    workers.abort_all();
+    while workers.join_next().await.is_some() {}
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_cover_the_object_exactly() {
+        let plan = PartPlan::new(12 * 1024 * 1024 + 1, 5 * 1024 * 1024);
+        assert_eq!(plan.count, 3);
+        assert_eq!(plan.part(2), (10 * 1024 * 1024, 2 * 1024 * 1024 + 1));
+        assert_eq!(PartPlan::new(0, 8).count, 0);
+        let huge = PartPlan::new(100 * 1024 * 1024 * 1024, 8 * 1024 * 1024);
+        assert!(huge.count <= MAX_PARTS);
+        let (offset, len) = huge.part(huge.count - 1);
+        assert_eq!(offset + len, huge.len);
+    }
+}

@@ -1,0 +1,163 @@
+//! Where download bytes go. Ranges arrive out of order and are written at their offsets;
+//! nothing is visible at the destination until `commit` succeeds.
+
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::ErrorKind as IoKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A destination of known length that accepts writes at any offset.
+pub trait Sink: Send + Sync + 'static {
+    /// Called once, before any write, with the object's length.
+    fn prepare(&self, len: u64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Writes `data` at `offset`.
+    fn write_at(&self, offset: u64, data: Bytes) -> impl Future<Output = Result<()>> + Send;
+
+    /// Makes the complete bytes visible at the destination. Without it they never are.
+    fn commit(&self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A local file written through a temporary file beside it and renamed into place.
+pub struct FileSink {
+    target: PathBuf,
+    overwrite: bool,
+    temp: Mutex<Option<(PathBuf, Arc<File>)>>,
+}
+
+impl FileSink {
+    /// Checks the target before anything is transferred: with `overwrite == false` an existing
+    /// target is an error, and nothing is created.
+    pub fn new(target: &Path, overwrite: bool) -> Result<FileSink> {
+        if target.as_os_str().is_empty() {
+            return Err(Error::invalid("download destination: the path is empty"));
+        }
+        if !overwrite && target.symlink_metadata().is_ok() {
+            return Err(already_exists(target));
+        }
+        Ok(FileSink {
+            target: target.to_path_buf(),
+            overwrite,
+            temp: Mutex::new(None),
+        })
+    }
+
+    fn file(&self) -> Result<Arc<File>> {
+        let guard = self.temp.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some((_, file)) => Ok(file.clone()),
+            None => Err(Error::new(ErrorKind::Internal, "download sink used before prepare")),
+        }
+    }
+
+    fn create_temp(&self, len: u64) -> Result<(PathBuf, File)> {
+        let what = format!("creating a temporary file beside {}", self.target.display());
+        if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(&what, &e))?;
+        }
+        let mut name = self.target.clone().into_os_string();
+        name.push(format!(".{:016x}.s3os.tmp", random_u64()));
+        let temp = PathBuf::from(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| Error::io(&what, &e))?;
+        if let Err(e) = file.set_len(len) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(Error::io(&what, &e));
+        }
+        Ok((temp, file))
+    }
+
+    fn commit_blocking(&self) -> Result<()> {
+        let mut guard = self.temp.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((temp, _file)) = guard.as_ref() else {
+            return Err(Error::new(ErrorKind::Internal, "download sink committed before prepare"));
+        };
+        let what = format!("moving the download into place at {}", self.target.display());
+        if self.overwrite {
+            std::fs::rename(temp, &self.target).map_err(|e| Error::io(&what, &e))?;
+        } else {
+            // A hard link fails if the target appeared meanwhile, where a rename would replace it.
+            match std::fs::hard_link(temp, &self.target) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(temp);
+                }
+                Err(e) if e.kind() == IoKind::AlreadyExists => return Err(already_exists(&self.target)),
+                Err(_) if self.target.symlink_metadata().is_ok() => {
+                    return Err(already_exists(&self.target))
+                }
+                // Some filesystems have no hard links; there the check above is the best we can do.
+                Err(_) => std::fs::rename(temp, &self.target).map_err(|e| Error::io(&what, &e))?,
+            }
+        }
+        *guard = None;
+        Ok(())
+    }
+}
+
+impl Sink for FileSink {
+    fn prepare(&self, len: u64) -> impl Future<Output = Result<()>> + Send {
+        let created = self.create_temp(len);
+        async move {
+            let (temp, file) = created?;
+            *self.temp.lock().unwrap_or_else(|p| p.into_inner()) = Some((temp, Arc::new(file)));
+            Ok(())
+        }
+    }
+
+    fn write_at(&self, offset: u64, data: Bytes) -> impl Future<Output = Result<()>> + Send {
+        let file = self.file();
+        let target = self.target.clone();
+        async move {
+            let file = file?;
+            let written = tokio::task::spawn_blocking(move || file.write_all_at(&data, offset))
+                .await
+                .map_err(|_| crate::runtime::task_died())?;
+            written.map_err(|e| Error::io(&format!("writing the download of {}", target.display()), &e))
+        }
+    }
+
+    fn commit(&self) -> impl Future<Output = Result<()>> + Send {
+        let committed = self.commit_blocking();
+        async move { committed }
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        let guard = self.temp.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((temp, _)) = guard.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+fn already_exists(target: &Path) -> Error {
+    Error::new(
+        ErrorKind::AlreadyExists,
+        format!(
+            "download destination {} already exists (pass overwrite to replace it)",
+            target.display()
+        ),
+    )
+}
+
+/// A random number for temporary names, from the standard library's per-process random keys.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}

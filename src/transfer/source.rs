@@ -1,0 +1,76 @@
+//! Where upload bytes come from. Parts are read independently at their offsets, so any number
+//! of them can be in flight without a shared cursor.
+
+use std::fs::File;
+use std::future::Future;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A fixed-length sequence of bytes that can be read at any offset.
+pub trait Source: Send + Sync + 'static {
+    /// Total length in bytes.
+    fn len(&self) -> u64;
+
+    /// Whether the source holds no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads exactly `len` bytes starting at `offset`.
+    fn read_at(&self, offset: u64, len: usize) -> impl Future<Output = Result<Bytes>> + Send;
+}
+
+/// A local file, read with positioned reads on the blocking pool.
+pub struct FileSource {
+    file: Arc<File>,
+    len: u64,
+    path: PathBuf,
+}
+
+impl FileSource {
+    pub fn open(path: &Path) -> Result<FileSource> {
+        let what = format!("opening {} for upload", path.display());
+        let file = File::open(path).map_err(|e| Error::io(&what, &e))?;
+        let meta = file.metadata().map_err(|e| Error::io(&what, &e))?;
+        if !meta.is_file() {
+            return Err(Error::new(ErrorKind::Io, format!("{what}: not a regular file")));
+        }
+        Ok(FileSource {
+            file: Arc::new(file),
+            len: meta.len(),
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Source for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> impl Future<Output = Result<Bytes>> + Send {
+        let file = self.file.clone();
+        let path = self.path.clone();
+        async move {
+            let read = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; len];
+                file.read_exact_at(&mut buf, offset).map(|()| Bytes::from(buf))
+            })
+            .await
+            .map_err(|_| crate::runtime::task_died())?;
+            read.map_err(|e| {
+                let what = format!("reading {} at offset {offset}", path.display());
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    Error::new(ErrorKind::Io, format!("{what}: the file shrank during the upload"))
+                } else {
+                    Error::io(&what, &e)
+                }
+            })
+        }
+    }
+}

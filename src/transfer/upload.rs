@@ -1,0 +1,213 @@
+//! Uploads: one PUT below the multipart threshold, otherwise a multipart upload whose parts
+//! go up concurrently and which is aborted on the server if anything fails or is cancelled.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_smithy_types::base64;
+use bytes::Bytes;
+
+use super::parts::{run_all, PartPlan};
+use super::progress::Progress;
+use super::source::Source;
+use super::ObjectJob;
+use crate::config::MAX_PART_SIZE;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Uploads all of `source` to the job's object.
+pub async fn upload<S: Source>(job: ObjectJob, source: S, progress: Arc<Progress>) -> Result<()> {
+    let len = source.len();
+    progress.set_total(len);
+    let what = format!("upload to {}", job.uri());
+    progress.check(&what)?;
+    if len < job.settings.multipart_threshold.max(1) && len <= MAX_PART_SIZE {
+        tokio::select! {
+            biased;
+            () = progress.cancelled() => Err(Error::cancelled(&what)),
+            result = put_whole(&job, &source, &what) => {
+                result?;
+                progress.add(len);
+                Ok(())
+            }
+        }
+    } else {
+        upload_multipart(job, Arc::new(source), progress, &what).await
+    }
+}
+
+fn crc32c_base64(data: &[u8]) -> String {
+    base64::encode(crc32c::crc32c(data).to_be_bytes())
+}
+
+async fn put_whole<S: Source>(job: &ObjectJob, source: &S, what: &str) -> Result<()> {
+    let body: Bytes = source.read_at(0, to_usize(source.len())?).await?;
+    let mut request = job
+        .client
+        .put_object()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .content_length(body.len() as i64)
+        .set_acl(job.canned_acl.clone());
+    if job.send_checksums {
+        request = request
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .checksum_crc32_c(crc32c_base64(&body));
+    }
+    request
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(what, e))?;
+    Ok(())
+}
+
+async fn upload_multipart<S: Source>(
+    job: ObjectJob,
+    source: Arc<S>,
+    progress: Arc<Progress>,
+    what: &str,
+) -> Result<()> {
+    let plan = PartPlan::new(source.len(), job.settings.part_size);
+    let mut create = job
+        .client
+        .create_multipart_upload()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .set_acl(job.canned_acl.clone());
+    if job.send_checksums {
+        create = create.checksum_algorithm(ChecksumAlgorithm::Crc32C);
+    }
+    let created = tokio::select! {
+        biased;
+        () = progress.cancelled() => return Err(Error::cancelled(what)),
+        created = create.send() => created.map_err(|e| Error::from_sdk(what, e))?,
+    };
+    let upload_id = created
+        .upload_id()
+        .ok_or_else(|| Error::new(ErrorKind::Internal, format!("{what}: the server returned no upload id")))?
+        .to_string();
+
+    let completed = Arc::new(Mutex::new(vec![None; to_usize(plan.count)?]));
+    let sent = {
+        let (job, upload_id, completed, progress) =
+            (job.clone(), upload_id.clone(), completed.clone(), progress.clone());
+        let what = what.to_string();
+        run_all(plan.count, job.settings.max_concurrency, &progress.clone(), &what.clone(), move |index| {
+            let (job, upload_id, completed, progress, source, what) = (
+                job.clone(),
+                upload_id.clone(),
+                completed.clone(),
+                progress.clone(),
+                source.clone(),
+                what.clone(),
+            );
+            async move {
+                let part = upload_part(&job, &upload_id, source.as_ref(), plan, index, &what).await?;
+                completed.lock().unwrap_or_else(|p| p.into_inner())[index as usize] = Some(part);
+                progress.add(plan.part(index).1);
+                Ok(())
+            }
+        })
+        .await
+    };
+
+    let finished = match sent {
+        Ok(()) => {
+            let parts: Vec<CompletedPart> = std::mem::take(&mut *completed.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .flatten()
+                .collect();
+            complete(&job, &upload_id, parts, &progress, what).await
+        }
+        Err(err) => Err(err),
+    };
+    match finished {
+        Ok(()) => Ok(()),
+        Err(err) => Err(abort(&job, &upload_id, err).await),
+    }
+}
+
+async fn upload_part<S: Source>(
+    job: &ObjectJob,
+    upload_id: &str,
+    source: &S,
+    plan: PartPlan,
+    index: u64,
+    what: &str,
+) -> Result<CompletedPart> {
+    let (offset, len) = plan.part(index);
+    let body = source.read_at(offset, to_usize(len)?).await?;
+    let part_number = i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
+    let mut request = job
+        .client
+        .upload_part()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .upload_id(upload_id)
+        .part_number(part_number)
+        .content_length(body.len() as i64);
+    let checksum = job.send_checksums.then(|| crc32c_base64(&body));
+    if let Some(checksum) = &checksum {
+        request = request
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .checksum_crc32_c(checksum);
+    }
+    let uploaded = request
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(&format!("{what} (part {part_number})"), e))?;
+    Ok(CompletedPart::builder()
+        .part_number(part_number)
+        .set_e_tag(uploaded.e_tag().map(str::to_string))
+        .set_checksum_crc32_c(checksum)
+        .build())
+}
+
+async fn complete(
+    job: &ObjectJob,
+    upload_id: &str,
+    parts: Vec<CompletedPart>,
+    progress: &Progress,
+    what: &str,
+) -> Result<()> {
+    progress.check(what)?;
+    job.client
+        .complete_multipart_upload()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .upload_id(upload_id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(&format!("{what} (completing)"), e))?;
+    Ok(())
+}
+
+/// Aborts the upload so that no parts are left behind, and returns the error that caused it,
+/// with a note if the abort itself failed.
+async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
+    let aborted = job
+        .client
+        .abort_multipart_upload()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .upload_id(upload_id)
+        .send()
+        .await;
+    match aborted {
+        Ok(_) => cause,
+        Err(e) => Error::new(
+            cause.kind(),
+            format!(
+                "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {}",
+                Error::from_sdk("abort", e)
+            ),
+        ),
+    }
+}
+
+fn to_usize(n: u64) -> Result<usize> {
+    usize::try_from(n).map_err(|_| Error::invalid(format!("{n} bytes do not fit in memory on this platform")))
+}
