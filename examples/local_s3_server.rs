@@ -15,7 +15,9 @@ fn main() {
         eprintln!("usage: local_s3_server <data-dir> [port]");
         std::process::exit(2);
     };
-    let port = args.next().map_or(0, |p| p.parse().expect("port must be a number"));
+    let port = args
+        .next()
+        .map_or(0, |p| p.parse().expect("port must be a number"));
     let server = server::LocalS3::start(std::path::Path::new(&root), port);
     println!("endpoint={}", server.endpoint());
     println!("bucket={}", server::BUCKET);

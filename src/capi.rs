@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::ffi::{self, arg_opt_str, arg_out, arg_ref, arg_str, call_pointer, call_status, call_void};
+use crate::ffi::{
+    self, arg_opt_str, arg_out, arg_ref, arg_str, call_pointer, call_status, call_void,
+};
 use crate::runtime;
 use crate::store::Store;
 use crate::transfer::Transfer;
@@ -54,13 +56,15 @@ pub struct s3os_store {
 /// Progress of a transfer: called on the calling thread with the bytes moved so far (never
 /// decreasing) and the object's total; the last call on success has `bytes_done == bytes_total`.
 /// Return 0 to continue, nonzero to cancel (the call then returns `S3OS_CANCELLED`).
-pub type s3os_progress_fn =
-    Option<unsafe extern "C" fn(bytes_done: u64, bytes_total: u64, user_data: *mut c_void) -> c_int>;
+pub type s3os_progress_fn = Option<
+    unsafe extern "C" fn(bytes_done: u64, bytes_total: u64, user_data: *mut c_void) -> c_int,
+>;
 
 /// One listed object: its name relative to the store's prefix (valid only during the call)
 /// and its size. Return 0 to continue, nonzero to stop the listing early.
-pub type s3os_list_fn =
-    Option<unsafe extern "C" fn(object_name: *const c_char, size: u64, user_data: *mut c_void) -> c_int>;
+pub type s3os_list_fn = Option<
+    unsafe extern "C" fn(object_name: *const c_char, size: u64, user_data: *mut c_void) -> c_int,
+>;
 
 /// Creates a configuration for `bucket` (leading and trailing `/` are removed) with
 /// Composer's defaults. Returns NULL if `bucket` is NULL, not UTF-8 or not a valid name;
@@ -83,7 +87,11 @@ pub unsafe extern "C" fn s3os_config_new(bucket: *const c_char) -> *mut s3os_con
 /// response_checksum_validation (when_supported|when_required), canned_acl.
 /// An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
 #[no_mangle]
-pub unsafe extern "C" fn s3os_config_set(cfg: *mut s3os_config, key: *const c_char, value: *const c_char) -> s3os_status {
+pub unsafe extern "C" fn s3os_config_set(
+    cfg: *mut s3os_config,
+    key: *const c_char,
+    value: *const c_char,
+) -> s3os_status {
     call_status(|| {
         let cfg = unsafe { arg_out(cfg, "cfg") }?;
         let key = unsafe { arg_str(key, "key") }?;
@@ -102,7 +110,10 @@ pub unsafe extern "C" fn s3os_config_free(cfg: *mut s3os_config) {
 /// Credentials and region not set in `cfg` come from the standard AWS chain. On success
 /// `*out_store` receives the store; on failure it is set to NULL.
 #[no_mangle]
-pub unsafe extern "C" fn s3os_store_new(cfg: *const s3os_config, out_store: *mut *mut s3os_store) -> s3os_status {
+pub unsafe extern "C" fn s3os_store_new(
+    cfg: *const s3os_config,
+    out_store: *mut *mut s3os_store,
+) -> s3os_status {
     call_status(|| {
         let out_store = unsafe { arg_out(out_store, "out_store") }?;
         *out_store = std::ptr::null_mut();
@@ -119,7 +130,10 @@ pub unsafe extern "C" fn s3os_store_free(store: *mut s3os_store) {
     call_void(|| unsafe { ffi::free_raw(store) })
 }
 
-fn progress_reporter(progress: s3os_progress_fn, user_data: *mut c_void) -> impl FnMut(u64, u64) -> bool {
+fn progress_reporter(
+    progress: s3os_progress_fn,
+    user_data: *mut c_void,
+) -> impl FnMut(u64, u64) -> bool {
     move |done, total| match progress {
         // SAFETY: the caller supplied this callback and its user_data for the duration of the call.
         Some(callback) => (unsafe { callback(done, total, user_data) }) == 0,
@@ -142,7 +156,8 @@ pub unsafe extern "C" fn s3os_upload_file(
         let store = unsafe { arg_ref(store, "store") }?.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let path = PathBuf::from(unsafe { arg_str(path, "path") }?);
-        let transfer = Transfer::start(move |p| async move { store.upload_file(&name, &path, p).await })?;
+        let transfer =
+            Transfer::start(move |p| async move { store.upload_file(&name, &path, p).await })?;
         transfer.wait(progress_reporter(progress, user_data))
     })
 }
@@ -164,15 +179,20 @@ pub unsafe extern "C" fn s3os_download_file(
         let store = unsafe { arg_ref(store, "store") }?.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let path = PathBuf::from(unsafe { arg_str(path, "path") }?);
-        let transfer =
-            Transfer::start(move |p| async move { store.download_file(&name, &path, overwrite, p).await })?;
+        let transfer = Transfer::start(move |p| async move {
+            store.download_file(&name, &path, overwrite, p).await
+        })?;
         transfer.wait(progress_reporter(progress, user_data))
     })
 }
 
 /// Stores the size in bytes of object `object_name` in `*out_size`.
 #[no_mangle]
-pub unsafe extern "C" fn s3os_object_size(store: *mut s3os_store, object_name: *const c_char, out_size: *mut u64) -> s3os_status {
+pub unsafe extern "C" fn s3os_object_size(
+    store: *mut s3os_store,
+    object_name: *const c_char,
+    out_size: *mut u64,
+) -> s3os_status {
     call_status(|| {
         let out_size = unsafe { arg_out(out_size, "out_size") }?;
         let store = unsafe { arg_ref(store, "store") }?.store.clone();
@@ -185,7 +205,11 @@ pub unsafe extern "C" fn s3os_object_size(store: *mut s3os_store, object_name: *
 /// Stores `s3://<bucket>/<prefix><object_name>` in `*out_uri`; free it with `s3os_string_free`.
 /// `*out_uri` is set to NULL on failure.
 #[no_mangle]
-pub unsafe extern "C" fn s3os_get_uri(store: *mut s3os_store, object_name: *const c_char, out_uri: *mut *mut c_char) -> s3os_status {
+pub unsafe extern "C" fn s3os_get_uri(
+    store: *mut s3os_store,
+    object_name: *const c_char,
+    out_uri: *mut *mut c_char,
+) -> s3os_status {
     call_status(|| {
         let out_uri = unsafe { arg_out(out_uri, "out_uri") }?;
         *out_uri = std::ptr::null_mut();
@@ -198,7 +222,10 @@ pub unsafe extern "C" fn s3os_get_uri(store: *mut s3os_store, object_name: *cons
 
 /// Deletes object `object_name`. As in S3, deleting an object that does not exist succeeds.
 #[no_mangle]
-pub unsafe extern "C" fn s3os_delete_object(store: *mut s3os_store, object_name: *const c_char) -> s3os_status {
+pub unsafe extern "C" fn s3os_delete_object(
+    store: *mut s3os_store,
+    object_name: *const c_char,
+) -> s3os_status {
     call_status(|| {
         let store = unsafe { arg_ref(store, "store") }?.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
@@ -218,12 +245,15 @@ pub unsafe extern "C" fn s3os_list_objects(
 ) -> s3os_status {
     call_status(|| {
         let store = unsafe { arg_ref(store, "store") }?.store.clone();
-        let prefix = unsafe { arg_opt_str(prefix, "prefix") }?.unwrap_or("").to_string();
+        let prefix = unsafe { arg_opt_str(prefix, "prefix") }?
+            .unwrap_or("")
+            .to_string();
         let callback = callback.ok_or_else(|| Error::invalid("callback: must not be NULL"))?;
         let mut continuation = None;
         loop {
             let (store, prefix) = (store.clone(), prefix.clone());
-            let page = runtime::block_on(async move { store.list_page(&prefix, continuation).await })?;
+            let page =
+                runtime::block_on(async move { store.list_page(&prefix, continuation).await })?;
             for (name, size) in page.objects {
                 let name = CString::new(name)
                     .map_err(|_| Error::invalid("listing: an object name contains a NUL byte"))?;

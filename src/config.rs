@@ -221,25 +221,38 @@ impl Config {
 
     /// The secrets this configuration holds, for scrubbing them out of messages.
     pub fn secrets(&self) -> Vec<String> {
-        [&self.secret_access_key, &self.session_token, &self.access_key_id]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect()
+        [
+            &self.secret_access_key,
+            &self.session_token,
+            &self.access_key_id,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
     }
 
     /// Applies Composer's environment fallbacks (`S3_ENDPOINT_URL`, `S3_CANNED_ACL`) to unset knobs.
     pub fn with_environment(mut self) -> Result<Config> {
         if self.endpoint_url.is_none() {
-            if let Some(url) = std::env::var("S3_ENDPOINT_URL").ok().filter(|s| !s.is_empty()) {
-                self.endpoint_url =
-                    Some(parse_endpoint(&url).map_err(|e| Error::invalid(format!("S3_ENDPOINT_URL: {e}")))?);
+            if let Some(url) = std::env::var("S3_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty())
+            {
+                self.endpoint_url = Some(
+                    parse_endpoint(&url)
+                        .map_err(|e| Error::invalid(format!("S3_ENDPOINT_URL: {e}")))?,
+                );
             }
         }
         if self.canned_acl.is_none() {
-            if let Some(acl) = std::env::var("S3_CANNED_ACL").ok().filter(|s| !s.is_empty()) {
-                self.canned_acl =
-                    Some(parse_acl(&acl).map_err(|e| Error::invalid(format!("S3_CANNED_ACL: {e}")))?);
+            if let Some(acl) = std::env::var("S3_CANNED_ACL")
+                .ok()
+                .filter(|s| !s.is_empty())
+            {
+                self.canned_acl = Some(
+                    parse_acl(&acl).map_err(|e| Error::invalid(format!("S3_CANNED_ACL: {e}")))?,
+                );
             }
         }
         Ok(self)
@@ -308,7 +321,11 @@ fn parse_endpoint(value: &str) -> Result<String> {
         .strip_prefix("http://")
         .or_else(|| value.strip_prefix("https://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') && !value.contains(char::is_whitespace) => {
+        Some(host)
+            if !host.is_empty()
+                && !host.starts_with('/')
+                && !value.contains(char::is_whitespace) =>
+        {
             Ok(value.trim_end_matches('/').to_string())
         }
         _ => Err(bad_value(
@@ -408,6 +425,9 @@ mod tests {
         cfg.set("aws_secret_access_key", "TOPSECRETVALUE").unwrap();
         cfg.set("aws_access_key_id", "AKIDVALUE").unwrap();
         let shown = format!("{cfg:?}");
-        assert!(!shown.contains("TOPSECRETVALUE") && !shown.contains("AKIDVALUE"), "{shown}");
+        assert!(
+            !shown.contains("TOPSECRETVALUE") && !shown.contains("AKIDVALUE"),
+            "{shown}"
+        );
     }
 }

@@ -52,7 +52,10 @@ impl Error {
     }
 
     pub fn cancelled(what: &str) -> Self {
-        Self::new(ErrorKind::Cancelled, format!("{what}: cancelled by the caller"))
+        Self::new(
+            ErrorKind::Cancelled,
+            format!("{what}: cancelled by the caller"),
+        )
     }
 
     pub fn io(what: &str, err: &std::io::Error) -> Self {
@@ -93,7 +96,9 @@ impl Error {
                 let status = service.raw().status().as_u16();
                 let code = service.err().code().unwrap_or("no error code");
                 let text = service.err().message().unwrap_or("");
-                format!("HTTP {status} {code} {text}").trim_end().to_string()
+                format!("HTTP {status} {code} {text}")
+                    .trim_end()
+                    .to_string()
             }
             other => DisplayErrorContext(other).to_string(),
         };
@@ -156,12 +161,22 @@ where
 pub fn classify_service(status: u16, code: Option<&str>) -> ErrorKind {
     match code.unwrap_or("") {
         "NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload" => return ErrorKind::NotFound,
-        "AccessDenied" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "ExpiredToken"
-        | "InvalidToken" | "TokenRefreshRequired" | "AllAccessDisabled" | "AccountProblem" => {
-            return ErrorKind::PermissionDenied
-        }
-        "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout"
-        | "RequestTimeTooSkewed" | "InternalError" | "ServiceUnavailable" | "OperationAborted"
+        "AccessDenied"
+        | "SignatureDoesNotMatch"
+        | "InvalidAccessKeyId"
+        | "ExpiredToken"
+        | "InvalidToken"
+        | "TokenRefreshRequired"
+        | "AllAccessDisabled"
+        | "AccountProblem" => return ErrorKind::PermissionDenied,
+        "SlowDown"
+        | "Throttling"
+        | "ThrottlingException"
+        | "RequestTimeout"
+        | "RequestTimeTooSkewed"
+        | "InternalError"
+        | "ServiceUnavailable"
+        | "OperationAborted"
         | "PreconditionFailed" => return ErrorKind::Transient,
         "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" => {
             return ErrorKind::Integrity
@@ -192,12 +207,24 @@ mod tests {
 
     #[test]
     fn codes_win_over_statuses() {
-        assert_eq!(classify_service(400, Some("NoSuchKey")), ErrorKind::NotFound);
-        assert_eq!(classify_service(503, Some("SlowDown")), ErrorKind::Transient);
+        assert_eq!(
+            classify_service(400, Some("NoSuchKey")),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            classify_service(503, Some("SlowDown")),
+            ErrorKind::Transient
+        );
         assert_eq!(classify_service(403, None), ErrorKind::PermissionDenied);
         assert_eq!(classify_service(404, None), ErrorKind::NotFound);
-        assert_eq!(classify_service(400, Some("KeyTooLongError")), ErrorKind::InvalidArgument);
-        assert_eq!(classify_service(400, Some("BadDigest")), ErrorKind::Integrity);
+        assert_eq!(
+            classify_service(400, Some("KeyTooLongError")),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            classify_service(400, Some("BadDigest")),
+            ErrorKind::Integrity
+        );
     }
 
     #[test]

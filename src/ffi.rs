@@ -43,7 +43,10 @@ fn panic_error(payload: &(dyn std::any::Any + Send)) -> Error {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string());
-    Error::new(ErrorKind::Internal, format!("internal error in s3os (please report): {detail}"))
+    Error::new(
+        ErrorKind::Internal,
+        format!("internal error in s3os (please report): {detail}"),
+    )
 }
 
 /// Runs the body of a status-returning function. The last error is cleared first, so after
@@ -92,9 +95,12 @@ pub unsafe fn arg_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
     }
     // SAFETY: non-NULL and, by the caller's contract, NUL-terminated and alive.
     let bytes = unsafe { CStr::from_ptr(ptr) };
-    bytes
-        .to_str()
-        .map_err(|e| Error::invalid(format!("{name}: not valid UTF-8 (bad byte at offset {})", e.valid_up_to())))
+    bytes.to_str().map_err(|e| {
+        Error::invalid(format!(
+            "{name}: not valid UTF-8 (bad byte at offset {})",
+            e.valid_up_to()
+        ))
+    })
 }
 
 /// Like [`arg_str`], but NULL means "not given".

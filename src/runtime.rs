@@ -34,7 +34,9 @@ fn worker_threads() -> usize {
 /// The runtime for this process, building it on first use (or first use after a fork).
 pub fn runtime() -> Result<Arc<Runtime>> {
     let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = RUNTIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(owned) = slot.as_ref() {
         if owned.pid == pid {
             return Ok(owned.runtime.clone());
@@ -48,7 +50,12 @@ pub fn runtime() -> Result<Arc<Runtime>> {
         .thread_name("s3os-worker")
         .enable_all()
         .build()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("starting the s3os runtime: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("starting the s3os runtime: {e}"),
+            )
+        })?;
     let runtime = Arc::new(runtime);
     *slot = Some(Owned {
         pid,

@@ -54,7 +54,13 @@ impl Store {
         }
         match (&config.access_key_id, &config.secret_access_key) {
             (Some(id), Some(secret)) => {
-                let credentials = Credentials::new(id, secret, config.session_token.clone(), None, "s3os-config");
+                let credentials = Credentials::new(
+                    id,
+                    secret,
+                    config.session_token.clone(),
+                    None,
+                    "s3os-config",
+                );
                 loader = loader.credentials_provider(credentials);
             }
             (None, None) => {}
@@ -109,14 +115,19 @@ impl Store {
 
     /// `s3://bucket/<prefix><name>`, exactly as Composer forms it.
     pub fn uri(&self, name: &str) -> String {
-        format!("s3://{}/{}{name}", self.inner.config.bucket, self.inner.config.prefix)
+        format!(
+            "s3://{}/{}{name}",
+            self.inner.config.bucket, self.inner.config.prefix
+        )
     }
 
     /// The full key for `name`, checked against S3's limits before any request is made.
     pub fn key(&self, name: &str) -> Result<String> {
         let key = format!("{}{name}", self.inner.config.prefix);
         if key.is_empty() {
-            return Err(Error::invalid("object name: empty (and the store has no prefix)"));
+            return Err(Error::invalid(
+                "object name: empty (and the store has no prefix)",
+            ));
         }
         if key.len() > MAX_KEY_LEN {
             return Err(Error::invalid(format!(
@@ -180,7 +191,12 @@ impl Store {
                 .map_err(|e| Error::from_sdk(&what, e))?;
             head.content_length()
                 .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| Error::new(ErrorKind::Internal, format!("{what}: the server sent no size")))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("{what}: the server sent no size"),
+                    )
+                })
         };
         self.clean(result.await)
     }
@@ -238,26 +254,47 @@ impl Store {
     }
 
     /// Uploads `source` as object `name`.
-    pub async fn upload<S: Source>(&self, name: &str, source: S, progress: Arc<Progress>) -> Result<()> {
+    pub async fn upload<S: Source>(
+        &self,
+        name: &str,
+        source: S,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
         let job = self.job(name);
         self.clean(async { transfer::upload(job?, source, progress).await }.await)
     }
 
     /// Downloads object `name` into `sink`.
-    pub async fn download<K: Sink>(&self, name: &str, sink: K, progress: Arc<Progress>) -> Result<()> {
+    pub async fn download<K: Sink>(
+        &self,
+        name: &str,
+        sink: K,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
         let job = self.job(name);
         self.clean(async { transfer::download(job?, sink, progress).await }.await)
     }
 
     /// Uploads the file at `path` as object `name`.
-    pub async fn upload_file(&self, name: &str, path: &Path, progress: Arc<Progress>) -> Result<()> {
+    pub async fn upload_file(
+        &self,
+        name: &str,
+        path: &Path,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
         let source = self.clean(FileSource::open(path))?;
         self.upload(name, source, progress).await
     }
 
     /// Downloads object `name` to `path`, atomically; an existing file is replaced only with
     /// `overwrite`, and that is checked before any request.
-    pub async fn download_file(&self, name: &str, path: &Path, overwrite: bool, progress: Arc<Progress>) -> Result<()> {
+    pub async fn download_file(
+        &self,
+        name: &str,
+        path: &Path,
+        overwrite: bool,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
         self.job(name)?;
         let sink = FileSink::new(path, overwrite)?;
         self.download(name, sink, progress).await

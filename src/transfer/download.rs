@@ -28,7 +28,12 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
     let len = head
         .content_length()
         .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| Error::new(ErrorKind::Internal, format!("{what}: the server sent no object size")))?;
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("{what}: the server sent no object size"),
+            )
+        })?;
     let etag = head.e_tag().map(str::to_string);
     progress.set_total(len);
     sink.prepare(len).await?;
@@ -41,15 +46,29 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
     };
     let whole = plan.count <= 1;
     {
-        let (job, sink, progress, what) = (job.clone(), sink.clone(), progress.clone(), what.clone());
-        run_all(plan.count, job.settings.max_concurrency, &progress.clone(), &what.clone(), move |index| {
-            let range = Range {
-                offset: plan.part(index).0,
-                len: plan.part(index).1,
-                whole,
-            };
-            fetch_range(job.clone(), sink.clone(), progress.clone(), etag.clone(), range, what.clone())
-        })
+        let (job, sink, progress, what) =
+            (job.clone(), sink.clone(), progress.clone(), what.clone());
+        run_all(
+            plan.count,
+            job.settings.max_concurrency,
+            &progress.clone(),
+            &what.clone(),
+            move |index| {
+                let range = Range {
+                    offset: plan.part(index).0,
+                    len: plan.part(index).1,
+                    whole,
+                };
+                fetch_range(
+                    job.clone(),
+                    sink.clone(),
+                    progress.clone(),
+                    etag.clone(),
+                    range,
+                    what.clone(),
+                )
+            },
+        )
         .await?;
     }
     progress.check(&what)?;
@@ -78,7 +97,17 @@ async fn fetch_range<K: Sink>(
     let mut attempt = 1;
     loop {
         // The SDK already retried failed requests; this loop retries bodies that broke off.
-        match fetch_once(&job, sink.as_ref(), &progress, etag.as_deref(), range, &what, &mut reported).await? {
+        match fetch_once(
+            &job,
+            sink.as_ref(),
+            &progress,
+            etag.as_deref(),
+            range,
+            &what,
+            &mut reported,
+        )
+        .await?
+        {
             Err(err) if retryable(&err) && attempt < job.max_attempts => attempt += 1,
             outcome => return outcome,
         }
@@ -112,12 +141,20 @@ async fn fetch_once<K: Sink>(
         request = request.range(format!("bytes={}-{end}", range.offset));
     }
     let part_what = format!("{what} (bytes {}-{end})", range.offset);
-    let response = request.send().await.map_err(|e| Error::from_sdk(&part_what, e))?;
-    let sent_len = response.content_length().and_then(|n| u64::try_from(n).ok());
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(&part_what, e))?;
+    let sent_len = response
+        .content_length()
+        .and_then(|n| u64::try_from(n).ok());
     if sent_len != Some(range.len) {
         return Ok(Err(Error::new(
             ErrorKind::Integrity,
-            format!("{part_what}: the server announced {sent_len:?} bytes, expected {}", range.len),
+            format!(
+                "{part_what}: the server announced {sent_len:?} bytes, expected {}",
+                range.len
+            ),
         )));
     }
     Ok(receive(response.body, sink, progress, range, &part_what, reported).await)
@@ -135,7 +172,10 @@ async fn receive<K: Sink>(
     let mut buffer = BytesMut::with_capacity(WRITE_CHUNK.min(range.len as usize));
     let mut written = 0u64;
     loop {
-        let chunk = body.try_next().await.map_err(|e| body_error(part_what, &e))?;
+        let chunk = body
+            .try_next()
+            .await
+            .map_err(|e| body_error(part_what, &e))?;
         let done = chunk.is_none();
         if let Some(chunk) = chunk {
             if written + (buffer.len() + chunk.len()) as u64 > range.len {
@@ -163,7 +203,10 @@ async fn receive<K: Sink>(
     if written != range.len {
         return Err(Error::new(
             ErrorKind::Transient,
-            format!("{part_what}: the body ended after {written} of {} bytes", range.len),
+            format!(
+                "{part_what}: the body ended after {written} of {} bytes",
+                range.len
+            ),
         ));
     }
     Ok(())
@@ -176,7 +219,10 @@ fn body_error(what: &str, err: &aws_sdk_s3::primitives::ByteStreamError) -> Erro
     } else {
         ErrorKind::Transient
     };
-    Error::new(kind, format!("{what}: reading the response body failed: {text}"))
+    Error::new(
+        kind,
+        format!("{what}: reading the response body failed: {text}"),
+    )
 }
 
 /// Broken and corrupted bodies are worth another try of the same range: both usually come

@@ -39,7 +39,13 @@ impl PartPlan {
 
 /// Runs `work(index)` for every index below `count`, at most `concurrency` at a time. Stops at
 /// the first error or at cancellation; returns only once no part is running any more.
-pub async fn run_all<W, F>(count: u64, concurrency: usize, progress: &Progress, what: &str, work: W) -> Result<()>
+pub async fn run_all<W, F>(
+    count: u64,
+    concurrency: usize,
+    progress: &Progress,
+    what: &str,
+    work: W,
+) -> Result<()>
 where
     W: Fn(u64) -> F + Send + Sync + 'static,
     F: Future<Output = Result<()>> + Send + 'static,

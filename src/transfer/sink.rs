@@ -52,7 +52,10 @@ impl FileSink {
         let guard = self.temp.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some((_, file)) => Ok(file.clone()),
-            None => Err(Error::new(ErrorKind::Internal, "download sink used before prepare")),
+            None => Err(Error::new(
+                ErrorKind::Internal,
+                "download sink used before prepare",
+            )),
         }
     }
 
@@ -79,9 +82,15 @@ impl FileSink {
     fn commit_blocking(&self) -> Result<()> {
         let mut guard = self.temp.lock().unwrap_or_else(|p| p.into_inner());
         let Some((temp, _file)) = guard.as_ref() else {
-            return Err(Error::new(ErrorKind::Internal, "download sink committed before prepare"));
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "download sink committed before prepare",
+            ));
         };
-        let what = format!("moving the download into place at {}", self.target.display());
+        let what = format!(
+            "moving the download into place at {}",
+            self.target.display()
+        );
         if self.overwrite {
             std::fs::rename(temp, &self.target).map_err(|e| Error::io(&what, &e))?;
         } else {
@@ -90,7 +99,9 @@ impl FileSink {
                 Ok(()) => {
                     let _ = std::fs::remove_file(temp);
                 }
-                Err(e) if e.kind() == IoKind::AlreadyExists => return Err(already_exists(&self.target)),
+                Err(e) if e.kind() == IoKind::AlreadyExists => {
+                    return Err(already_exists(&self.target))
+                }
                 Err(_) if self.target.symlink_metadata().is_ok() => {
                     return Err(already_exists(&self.target))
                 }
@@ -121,7 +132,9 @@ impl Sink for FileSink {
             let written = tokio::task::spawn_blocking(move || file.write_all_at(&data, offset))
                 .await
                 .map_err(|_| crate::runtime::task_died())?;
-            written.map_err(|e| Error::io(&format!("writing the download of {}", target.display()), &e))
+            written.map_err(|e| {
+                Error::io(&format!("writing the download of {}", target.display()), &e)
+            })
         }
     }
 

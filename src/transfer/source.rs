@@ -38,7 +38,10 @@ impl FileSource {
         let file = File::open(path).map_err(|e| Error::io(&what, &e))?;
         let meta = file.metadata().map_err(|e| Error::io(&what, &e))?;
         if !meta.is_file() {
-            return Err(Error::new(ErrorKind::Io, format!("{what}: not a regular file")));
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("{what}: not a regular file"),
+            ));
         }
         Ok(FileSource {
             file: Arc::new(file),
@@ -59,14 +62,18 @@ impl Source for FileSource {
         async move {
             let read = tokio::task::spawn_blocking(move || {
                 let mut buf = vec![0u8; len];
-                file.read_exact_at(&mut buf, offset).map(|()| Bytes::from(buf))
+                file.read_exact_at(&mut buf, offset)
+                    .map(|()| Bytes::from(buf))
             })
             .await
             .map_err(|_| crate::runtime::task_died())?;
             read.map_err(|e| {
                 let what = format!("reading {} at offset {offset}", path.display());
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    Error::new(ErrorKind::Io, format!("{what}: the file shrank during the upload"))
+                    Error::new(
+                        ErrorKind::Io,
+                        format!("{what}: the file shrank during the upload"),
+                    )
                 } else {
                     Error::io(&what, &e)
                 }

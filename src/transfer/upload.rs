@@ -85,39 +85,57 @@ async fn upload_multipart<S: Source>(
     };
     let upload_id = created
         .upload_id()
-        .ok_or_else(|| Error::new(ErrorKind::Internal, format!("{what}: the server returned no upload id")))?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("{what}: the server returned no upload id"),
+            )
+        })?
         .to_string();
 
     let completed = Arc::new(Mutex::new(vec![None; to_usize(plan.count)?]));
     let sent = {
-        let (job, upload_id, completed, progress) =
-            (job.clone(), upload_id.clone(), completed.clone(), progress.clone());
+        let (job, upload_id, completed, progress) = (
+            job.clone(),
+            upload_id.clone(),
+            completed.clone(),
+            progress.clone(),
+        );
         let what = what.to_string();
-        run_all(plan.count, job.settings.max_concurrency, &progress.clone(), &what.clone(), move |index| {
-            let (job, upload_id, completed, progress, source, what) = (
-                job.clone(),
-                upload_id.clone(),
-                completed.clone(),
-                progress.clone(),
-                source.clone(),
-                what.clone(),
-            );
-            async move {
-                let part = upload_part(&job, &upload_id, source.as_ref(), plan, index, &what).await?;
-                completed.lock().unwrap_or_else(|p| p.into_inner())[index as usize] = Some(part);
-                progress.add(plan.part(index).1);
-                Ok(())
-            }
-        })
+        run_all(
+            plan.count,
+            job.settings.max_concurrency,
+            &progress.clone(),
+            &what.clone(),
+            move |index| {
+                let (job, upload_id, completed, progress, source, what) = (
+                    job.clone(),
+                    upload_id.clone(),
+                    completed.clone(),
+                    progress.clone(),
+                    source.clone(),
+                    what.clone(),
+                );
+                async move {
+                    let part =
+                        upload_part(&job, &upload_id, source.as_ref(), plan, index, &what).await?;
+                    completed.lock().unwrap_or_else(|p| p.into_inner())[index as usize] =
+                        Some(part);
+                    progress.add(plan.part(index).1);
+                    Ok(())
+                }
+            },
+        )
         .await
     };
 
     let finished = match sent {
         Ok(()) => {
-            let parts: Vec<CompletedPart> = std::mem::take(&mut *completed.lock().unwrap_or_else(|p| p.into_inner()))
-                .into_iter()
-                .flatten()
-                .collect();
+            let parts: Vec<CompletedPart> =
+                std::mem::take(&mut *completed.lock().unwrap_or_else(|p| p.into_inner()))
+                    .into_iter()
+                    .flatten()
+                    .collect();
             complete(&job, &upload_id, parts, &progress, what).await
         }
         Err(err) => Err(err),
@@ -138,7 +156,8 @@ async fn upload_part<S: Source>(
 ) -> Result<CompletedPart> {
     let (offset, len) = plan.part(index);
     let body = source.read_at(offset, to_usize(len)?).await?;
-    let part_number = i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
+    let part_number =
+        i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
     let mut request = job
         .client
         .upload_part()
@@ -178,7 +197,11 @@ async fn complete(
         .bucket(&job.bucket)
         .key(&job.key)
         .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| Error::from_sdk(&format!("{what} (completing)"), e))?;
@@ -209,5 +232,6 @@ async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
 }
 
 fn to_usize(n: u64) -> Result<usize> {
-    usize::try_from(n).map_err(|_| Error::invalid(format!("{n} bytes do not fit in memory on this platform")))
+    usize::try_from(n)
+        .map_err(|_| Error::invalid(format!("{n} bytes do not fit in memory on this platform")))
 }

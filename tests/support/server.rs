@@ -84,8 +84,12 @@ fn serve(root: PathBuf, port: u16, ready: mpsc::Sender<SocketAddr>, stop: onesho
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("binding the server port");
-        ready.send(listener.local_addr().expect("local address")).expect("announcing the address");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("binding the server port");
+        ready
+            .send(listener.local_addr().expect("local address"))
+            .expect("announcing the address");
         let http = ConnBuilder::new(TokioExecutor::new());
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut stop = std::pin::pin!(stop);
