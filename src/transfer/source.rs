@@ -34,6 +34,9 @@ pub struct FileSource {
 
 impl FileSource {
     pub fn open(path: &Path) -> Result<FileSource> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid("upload source: the path is empty"));
+        }
         let what = format!("opening {} for upload", path.display());
         let file = File::open(path).map_err(|e| Error::io(&what, &e))?;
         let meta = file.metadata().map_err(|e| Error::io(&what, &e))?;

@@ -1,0 +1,126 @@
+//! C programs compiled with the system compiler against include/s3os.h, linked to the built
+//! shared library, and run against a real server.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+/// The directory holding this test's executable, where cargo also puts libs3os.so.
+fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libs3os.so").exists(),
+        "libs3os.so not found in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// Compiles `source` into an executable and returns its path.
+pub fn compile(source: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = library_dir();
+    let name = Path::new(source).file_stem().unwrap().to_str().unwrap();
+    let out = scratch("cc").join(name);
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args([
+            "-std=c11",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O1",
+            "-g",
+        ])
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join(source))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-ls3os", "-lpthread"])
+        .status()
+        .expect("running the C compiler");
+    assert!(status.success(), "compiling {source} failed");
+    out
+}
+
+fn settings_args(server: &LocalS3) -> Vec<String> {
+    base_settings(server)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+fn run(program: &Path, args: &[String]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .expect("running the C program");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        program.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_roundtrip_example_uploads_downloads_and_verifies() {
+    let server = server();
+    let program = compile("examples/c/roundtrip.c");
+    let dir = scratch("example");
+    let file = write_file(&dir, "data.bin", &pattern(13 * MIB + 5, 11));
+    let mut args = vec![
+        BUCKET.to_string(),
+        file.to_str().unwrap().to_string(),
+        "ckpt/data.bin".to_string(),
+    ];
+    args.extend(settings_args(&server));
+    args.push("prefix=examples".into());
+    let out = run(&program, &args);
+    assert!(out.contains("verified 13.0 MiB"), "{out}");
+    assert!(
+        out.contains(&format!("s3://{BUCKET}/examples/ckpt/data.bin")),
+        "{out}"
+    );
+    assert!(server
+        .root
+        .join(BUCKET)
+        .join("examples/ckpt/data.bin")
+        .is_file());
+}
+
+#[test]
+fn threads_hammering_one_store_all_succeed() {
+    let server = server();
+    let program = compile("tests/c/threads.c");
+    let dir = scratch("threads");
+    let mut args = vec![
+        "16".to_string(),
+        "25".to_string(),
+        dir.to_str().unwrap().to_string(),
+    ];
+    args.extend(settings_args(&server));
+    let out = run(&program, &args);
+    assert!(out.contains("16 threads x 25 rounds"), "{out}");
+}
+
+#[test]
+fn every_function_rejects_bad_input_cleanly() {
+    let server = server();
+    let program = compile("tests/c/bad_input.c");
+    let dir = scratch("bad-input");
+    let mut args = vec![dir.to_str().unwrap().to_string()];
+    args.extend(settings_args(&server));
+    let out = run(&program, &args);
+    assert!(out.contains("every call answered as expected"), "{out}");
+}
