@@ -1,13 +1,13 @@
 //! A local S3-compatible server for the demo and for trying s3os without an AWS account.
 //!
 //! Usage: `cargo run --release --example local_s3_server -- <data-dir> [port]`
-//! Prints `endpoint=http://127.0.0.1:<port>` once it accepts connections, then serves until
-//! its standard input closes or it is killed. Credentials and bucket are fixed (see below).
+//! Prints `endpoint=...`, `bucket=...` and the credentials as `key=value` lines once it accepts
+//! connections on 127.0.0.1, then serves until it is killed.
 
 #[path = "../tests/support/server.rs"]
 mod server;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -24,11 +24,8 @@ fn main() {
     println!("aws_access_key_id={}", server::ACCESS_KEY);
     println!("aws_secret_access_key={}", server::SECRET_KEY);
     std::io::stdout().flush().expect("stdout");
-    // Serve until the parent closes our stdin (or kills us).
-    for line in std::io::stdin().lock().lines() {
-        if line.is_err() {
-            break;
-        }
+    let _serving = server;
+    loop {
+        std::thread::park();
     }
-    drop(server);
 }

@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
     if ((st = s3os_get_uri(store, object, &uri)) != S3OS_OK) return fail("s3os_get_uri", st);
     printf("s3os %s: %s -> %s\n", s3os_version(), file, uri);
     s3os_string_free(uri);
+    fflush(stdout);
 
     int tenth = -1;
     double t0 = now_seconds();

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every check: formatting, lints, unit and integration tests (real S3 server on loopback,
+# C programs compiled against include/s3os.h, header freshness). One release build serves all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cargo fmt --check
+cargo test --release
+cargo clippy --release --all-targets -- -D warnings
