@@ -6,18 +6,23 @@
 //! that do not exist in the child).
 
 use std::future::Future;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{mpsc, Arc};
 
 use tokio::runtime::{Builder, Runtime};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// A runtime and the process that built it. Never freed: a child must not drop (or wait for)
+/// its parent's runtime, and readers hold no lock, so a pointer once published stays valid.
 struct Owned {
     pid: u32,
     runtime: Arc<Runtime>,
 }
 
-static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
+/// Lock-free on purpose: a mutex held by another thread at `fork()` would stay locked forever
+/// in the child, and the child's first s3os call would hang.
+static CURRENT: AtomicPtr<Owned> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Worker threads: network transfers need few; leave cores for the trainer.
 fn worker_threads() -> usize {
@@ -34,34 +39,38 @@ fn worker_threads() -> usize {
 /// The runtime for this process, building it on first use (or first use after a fork).
 pub fn runtime() -> Result<Arc<Runtime>> {
     let pid = std::process::id();
-    let mut slot = RUNTIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(owned) = slot.as_ref() {
-        if owned.pid == pid {
-            return Ok(owned.runtime.clone());
+    loop {
+        let current = CURRENT.load(Ordering::Acquire);
+        // SAFETY: published pointers come from Box::into_raw below and are never freed.
+        if let Some(owned) = unsafe { current.as_ref() } {
+            if owned.pid == pid {
+                return Ok(owned.runtime.clone());
+            }
+        }
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(worker_threads())
+            .thread_name("s3os-worker")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("starting the s3os runtime: {e}"),
+                )
+            })?;
+        let fresh = Box::into_raw(Box::new(Owned {
+            pid,
+            runtime: Arc::new(runtime),
+        }));
+        if CURRENT
+            .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Another thread published first; use theirs. Ours never ran a task, so it can go.
+            // SAFETY: `fresh` was never published, so this is its only owner.
+            drop(unsafe { Box::from_raw(fresh) });
         }
     }
-    if let Some(inherited) = slot.take() {
-        std::mem::forget(inherited);
-    }
-    let runtime = Builder::new_multi_thread()
-        .worker_threads(worker_threads())
-        .thread_name("s3os-worker")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("starting the s3os runtime: {e}"),
-            )
-        })?;
-    let runtime = Arc::new(runtime);
-    *slot = Some(Owned {
-        pid,
-        runtime: runtime.clone(),
-    });
-    Ok(runtime)
 }
 
 /// Runs `future` on the shared runtime and blocks the calling thread until it finishes.

@@ -124,3 +124,14 @@ fn every_function_rejects_bad_input_cleanly() {
     let out = run(&program, &args);
     assert!(out.contains("every call answered as expected"), "{out}");
 }
+
+#[test]
+fn a_forked_child_uses_its_own_store_while_the_parent_keeps_working() {
+    let server = server();
+    let program = compile("tests/c/fork.c");
+    let dir = scratch("fork");
+    let mut args = vec![dir.to_str().unwrap().to_string()];
+    args.extend(settings_args(&server));
+    let out = run(&program, &args);
+    assert!(out.contains("child and parent both worked"), "{out}");
+}
