@@ -18,6 +18,8 @@ use crate::error::{Error, ErrorKind, Result};
 struct Owned {
     pid: u32,
     runtime: Arc<Runtime>,
+    /// The runtime inherited from the parent, kept reachable so that it is not a leak.
+    _inherited: *mut Owned,
 }
 
 /// Lock-free on purpose: a mutex held by another thread at `fork()` would stay locked forever
@@ -61,6 +63,7 @@ pub fn runtime() -> Result<Arc<Runtime>> {
         let fresh = Box::into_raw(Box::new(Owned {
             pid,
             runtime: Arc::new(runtime),
+            _inherited: current,
         }));
         if CURRENT
             .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
