@@ -4,7 +4,6 @@ use std::fmt;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 /// What went wrong, in terms of what the caller should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,10 +99,25 @@ impl Error {
                     .trim_end()
                     .to_string()
             }
-            other => DisplayErrorContext(other).to_string(),
+            other => error_chain(other),
         };
         Self::new(kind, format!("{what}: {}: {cause}", describe(kind)))
     }
+}
+
+/// "outer: inner: innermost", without the Debug dump that `DisplayErrorContext` appends.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn describe(kind: ErrorKind) -> &'static str {
@@ -153,7 +167,7 @@ fn is_credentials_problem<E>(err: &SdkError<E, HttpResponse>) -> bool
 where
     E: std::error::Error + 'static,
 {
-    let text = format!("{}", DisplayErrorContext(err)).to_ascii_lowercase();
+    let text = error_chain(err).to_ascii_lowercase();
     text.contains("credential") || text.contains("identity")
 }
 

@@ -52,6 +52,8 @@ pub fn runtime() -> Result<Arc<Runtime>> {
         let runtime = Builder::new_multi_thread()
             .worker_threads(worker_threads())
             .thread_name("s3os-worker")
+            // File reads and writes run here; more threads than this only add contention.
+            .max_blocking_threads(16)
             .enable_all()
             .build()
             .map_err(|e| {

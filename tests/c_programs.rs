@@ -122,19 +122,38 @@ fn the_roundtrip_example_uploads_downloads_and_verifies() {
         .is_file());
 }
 
+/// The number after `label` in the program's output.
+fn reported(out: &str, label: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} in {out}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 #[test]
-fn threads_hammering_one_store_all_succeed() {
+fn sixteen_threads_times_two_hundred_operations_on_one_store() {
     let server = server();
     let program = compile("tests/c/threads.c");
     let dir = scratch("threads");
     let mut args = vec![
         "16".to_string(),
-        "25".to_string(),
+        "40".to_string(),
         dir.to_str().unwrap().to_string(),
     ];
     args.extend(settings_args(&server));
     let out = run(&program, &args);
-    assert!(out.contains("16 threads x 25 rounds"), "{out}");
+    assert!(
+        out.contains("16 threads x 40 rounds: all operations correct"),
+        "{out}"
+    );
+    println!("{out}");
+    // 16 callers + main + runtime workers (at most 8) + blocking pool (at most 16).
+    assert!(reported(&out, "Threads:") <= 1 + 16 + 8 + 16, "{out}");
+    assert!(
+        reported(&out, "VmHWM:") < 256 * 1024,
+        "peak memory in KiB: {out}"
+    );
 }
 
 #[test]

@@ -213,7 +213,7 @@ async fn receive<K: Sink>(
 }
 
 fn body_error(what: &str, err: &aws_sdk_s3::primitives::ByteStreamError) -> Error {
-    let text = aws_smithy_types::error::display::DisplayErrorContext(err).to_string();
+    let text = crate::error::error_chain(err);
     let kind = if text.to_ascii_lowercase().contains("checksum mismatch") {
         ErrorKind::Integrity
     } else {
