@@ -151,7 +151,7 @@ fn sixteen_threads_times_two_hundred_operations_on_one_store() {
     // 16 callers + main + runtime workers (at most 8) + blocking pool (at most 16).
     assert!(reported(&out, "Threads:") <= 1 + 16 + 8 + 16, "{out}");
     assert!(
-        reported(&out, "VmHWM:") < 256 * 1024,
+        reported(&out, "VmHWM:") < 64 * 1024,
         "peak memory in KiB: {out}"
     );
 }
