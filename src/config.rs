@@ -16,6 +16,9 @@ pub const MAX_PART_SIZE: u64 = 5 * GIB;
 /// S3 allows at most this many parts in one multipart upload.
 pub const MAX_PARTS: u64 = 10_000;
 
+/// S3's limit on the length of an object key, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
 /// How bucket names are put into request URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Addressing {
@@ -256,6 +259,28 @@ impl Config {
             }
         }
         Ok(self)
+    }
+
+    /// `s3://bucket/<prefix><name>`, exactly as Composer forms it.
+    pub fn uri_for(&self, name: &str) -> String {
+        format!("s3://{}/{}{name}", self.bucket, self.prefix)
+    }
+
+    /// The full key for object `name`, checked against S3's limits.
+    pub fn key_for(&self, name: &str) -> Result<String> {
+        let key = format!("{}{name}", self.prefix);
+        if key.is_empty() {
+            return Err(Error::invalid(
+                "object name: empty (and the store has no prefix)",
+            ));
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::invalid(format!(
+                "object key is {} bytes long; S3 allows at most {MAX_KEY_LEN}",
+                key.len()
+            )));
+        }
+        Ok(key)
     }
 
     /// Whether requests name the bucket in the path rather than the host name.

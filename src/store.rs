@@ -16,9 +16,6 @@ use crate::config::{ChecksumWhen, Config, RetryMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transfer::{self, FileSink, FileSource, ObjectJob, Progress, Sink, Source};
 
-/// S3's limit on the length of an object key, in bytes.
-pub const MAX_KEY_LEN: usize = 1024;
-
 /// A connected store. Cheap to clone; clones share the client and its connections.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -115,27 +112,12 @@ impl Store {
 
     /// `s3://bucket/<prefix><name>`, exactly as Composer forms it.
     pub fn uri(&self, name: &str) -> String {
-        format!(
-            "s3://{}/{}{name}",
-            self.inner.config.bucket, self.inner.config.prefix
-        )
+        self.inner.config.uri_for(name)
     }
 
     /// The full key for `name`, checked against S3's limits before any request is made.
     pub fn key(&self, name: &str) -> Result<String> {
-        let key = format!("{}{name}", self.inner.config.prefix);
-        if key.is_empty() {
-            return Err(Error::invalid(
-                "object name: empty (and the store has no prefix)",
-            ));
-        }
-        if key.len() > MAX_KEY_LEN {
-            return Err(Error::invalid(format!(
-                "object key is {} bytes long; S3 allows at most {MAX_KEY_LEN}",
-                key.len()
-            )));
-        }
-        Ok(key)
+        self.inner.config.key_for(name)
     }
 
     fn check_process(&self) -> Result<()> {
