@@ -355,3 +355,44 @@ fn keys_longer_than_s3_allows_are_rejected_before_sending() {
     assert!(err.1.contains("1024"), "{}", err.1);
     assert_eq!(store.size(&long).unwrap_err().0, S3OS_INVALID_ARGUMENT);
 }
+
+#[test]
+fn ranged_downloads_are_checked_against_the_whole_object_crc() {
+    let server = server();
+    let uploader = store(&server, &[("multipart_threshold", "64MiB")]);
+    let downloader = store(&server, &[]);
+    let dir = scratch("crc");
+    let data = pattern(12 * MIB + 11, 21);
+    uploader
+        .upload("single-put", &write_file(&dir, "src", &data))
+        .unwrap();
+    let target = dir.join("ok.down");
+    downloader.download("single-put", &target, false).unwrap();
+    assert!(std::fs::read(&target).unwrap() == data);
+
+    // Flip one stored byte behind the server's back: same size, same stored checksum.
+    let stored = server.root.join(BUCKET).join("single-put");
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[7 * MIB + 3] ^= 0x40;
+    std::fs::write(&stored, &bytes).unwrap();
+
+    for (who, store) in [("ranged", &downloader), ("whole", &uploader)] {
+        let target = dir.join(format!("{who}.down"));
+        let err = store.download("single-put", &target, false).unwrap_err();
+        assert_eq!(err.0, S3OS_INTEGRITY, "{who}: {}", err.1);
+        assert!(
+            !target.exists(),
+            "{who}: corrupted bytes must not reach the target"
+        );
+    }
+    assert!(temporaries(&dir).is_empty());
+
+    // Without validation the bytes are delivered as stored.
+    let trusting = store(
+        &server,
+        &[("response_checksum_validation", "when_required")],
+    );
+    trusting
+        .download("single-put", &dir.join("trusting.down"), false)
+        .unwrap();
+}

@@ -1,9 +1,14 @@
-//! Downloads: the object's size and ETag from a HEAD, then one GET (small objects) or ranged
-//! GETs in parallel, each pinned to that ETag and written at its offset into the sink.
+//! Downloads: the object's size, ETag and checksum from a HEAD, then one GET (small objects) or
+//! ranged GETs in parallel, each pinned to that ETag and written at its offset into the sink.
+//! Every range is checked against its announced length, and when the server keeps a
+//! whole-object CRC32C the CRCs of the ranges are combined and compared with it before commit.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use aws_sdk_s3::types::ChecksumMode;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+use aws_smithy_types::base64;
 use bytes::{Bytes, BytesMut};
 
 use super::parts::{run_all, PartPlan};
@@ -18,12 +23,14 @@ const WRITE_CHUNK: usize = 1024 * 1024;
 /// Downloads the job's object into `sink` and commits it.
 pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>) -> Result<()> {
     let what = format!("download of {}", job.uri());
+    let mut head = job.client.head_object().bucket(&job.bucket).key(&job.key);
+    if job.verify_checksums {
+        head = head.checksum_mode(ChecksumMode::Enabled);
+    }
     let head = tokio::select! {
         biased;
         () = progress.cancelled() => return Err(Error::cancelled(&what)),
-        head = job.client.head_object().bucket(&job.bucket).key(&job.key).send() => {
-            head.map_err(|e| Error::from_sdk(&what, e))?
-        }
+        head = head.send() => head.map_err(|e| Error::from_sdk(&what, e))?,
     };
     let len = head
         .content_length()
@@ -34,6 +41,11 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
                 format!("{what}: the server sent no object size"),
             )
         })?;
+    let expected_crc = if job.verify_checksums {
+        whole_object_crc32c(&head)
+    } else {
+        None
+    };
     let etag = head.e_tag().map(str::to_string);
     progress.set_total(len);
     sink.prepare(len).await?;
@@ -45,34 +57,66 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
         PartPlan::new(len, job.settings.part_size)
     };
     let whole = plan.count <= 1;
+    let range_crcs = Arc::new(Mutex::new(vec![0u32; plan.count as usize]));
     {
-        let (job, sink, progress, what) =
-            (job.clone(), sink.clone(), progress.clone(), what.clone());
+        let (job, sink, progress, what, crcs) = (
+            job.clone(),
+            sink.clone(),
+            progress.clone(),
+            what.clone(),
+            range_crcs.clone(),
+        );
         run_all(
             plan.count,
             job.settings.max_concurrency,
             &progress.clone(),
             &what.clone(),
             move |index| {
-                let range = Range {
-                    offset: plan.part(index).0,
-                    len: plan.part(index).1,
-                    whole,
-                };
-                fetch_range(
+                let (offset, len) = plan.part(index);
+                let range = Range { offset, len, whole };
+                let fetched = fetch_range(
                     job.clone(),
                     sink.clone(),
                     progress.clone(),
                     etag.clone(),
                     range,
                     what.clone(),
-                )
+                );
+                let crcs = crcs.clone();
+                async move {
+                    let crc = fetched.await?;
+                    crcs.lock().unwrap_or_else(|p| p.into_inner())[index as usize] = crc;
+                    Ok(())
+                }
             },
         )
         .await?;
     }
     progress.check(&what)?;
+    if let Some(expected) = expected_crc {
+        let crcs = range_crcs.lock().unwrap_or_else(|p| p.into_inner());
+        let actual = (0..plan.count).fold(0u32, |crc, index| {
+            crc32c::crc32c_combine(crc, crcs[index as usize], plan.part(index).1 as usize)
+        });
+        if actual != expected {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("{what}: CRC32C of the received bytes is {actual:08x}, the object's is {expected:08x}"),
+            ));
+        }
+    }
     sink.commit().await
+}
+
+/// The object's CRC32C over all its bytes, when the server keeps one. A multipart object's
+/// composite checksum ("...-N", a checksum of part checksums) cannot be checked this way.
+fn whole_object_crc32c(head: &HeadObjectOutput) -> Option<u32> {
+    if head.checksum_type() == Some(&ChecksumType::Composite) {
+        return None;
+    }
+    let encoded = head.checksum_crc32_c().filter(|c| !c.contains('-'))?;
+    let bytes: [u8; 4] = base64::decode(encoded).ok()?.try_into().ok()?;
+    Some(u32::from_be_bytes(bytes))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +128,8 @@ struct Range {
     whole: bool,
 }
 
-/// Fetches one range, retrying it alone if its body breaks off mid-stream.
+/// Fetches one range, retrying it alone if its body breaks off or arrives corrupted, and
+/// returns the CRC32C of its bytes.
 async fn fetch_range<K: Sink>(
     job: ObjectJob,
     sink: Arc<K>,
@@ -92,7 +137,7 @@ async fn fetch_range<K: Sink>(
     etag: Option<String>,
     range: Range,
     what: String,
-) -> Result<()> {
+) -> Result<u32> {
     let mut reported = 0u64;
     let mut attempt = 1;
     loop {
@@ -114,6 +159,7 @@ async fn fetch_range<K: Sink>(
     }
 }
 
+/// One GET of `range`. The outer error ends the download; the inner one may be retried.
 async fn fetch_once<K: Sink>(
     job: &ObjectJob,
     sink: &K,
@@ -122,9 +168,9 @@ async fn fetch_once<K: Sink>(
     range: Range,
     what: &str,
     reported: &mut u64,
-) -> Result<Result<()>> {
+) -> Result<Result<u32>> {
     if range.len == 0 {
-        return Ok(Ok(()));
+        return Ok(Ok(0));
     }
     let end = range.offset + range.len - 1;
     let mut request = job
@@ -160,17 +206,18 @@ async fn fetch_once<K: Sink>(
     Ok(receive(response.body, sink, progress, range, &part_what, reported).await)
 }
 
-/// Streams one response body into the sink at the range's offset.
+/// Streams one response body into the sink at the range's offset; returns its CRC32C.
 async fn receive<K: Sink>(
-    mut body: aws_sdk_s3::primitives::ByteStream,
+    mut body: ByteStream,
     sink: &K,
     progress: &Progress,
     range: Range,
     part_what: &str,
     reported: &mut u64,
-) -> Result<()> {
+) -> Result<u32> {
     let mut buffer = BytesMut::with_capacity(WRITE_CHUNK.min(range.len as usize));
     let mut written = 0u64;
+    let mut crc = 0u32;
     loop {
         let chunk = body
             .try_next()
@@ -188,6 +235,7 @@ async fn receive<K: Sink>(
         }
         if buffer.len() >= WRITE_CHUNK || (done && !buffer.is_empty()) {
             let data: Bytes = buffer.split().freeze();
+            crc = crc32c::crc32c_append(crc, &data);
             let len = data.len() as u64;
             sink.write_at(range.offset + written, data).await?;
             written += len;
@@ -209,7 +257,7 @@ async fn receive<K: Sink>(
             ),
         ));
     }
-    Ok(())
+    Ok(crc)
 }
 
 fn body_error(what: &str, err: &aws_sdk_s3::primitives::ByteStreamError) -> Error {
