@@ -114,6 +114,25 @@ int main(int argc, char **argv) {
     /* The store still works after all of that. */
     expect("upload after bad input", s3os_upload_file(store, "o", path, NULL, NULL), S3OS_OK);
     expect("size after bad input", s3os_object_size(store, "o", &size), S3OS_OK);
+
+    /* Destinations that cannot be written: a directory, and a place no file can be created. */
+    expect("download onto a directory", s3os_download_file(store, "o", argv[1], true, NULL, NULL), S3OS_IO);
+    expect("download onto a directory, no overwrite", s3os_download_file(store, "o", argv[1], false, NULL, NULL), S3OS_ALREADY_EXISTS);
+    expect("download under /proc", s3os_download_file(store, "o", "/proc/version/o", true, NULL, NULL), S3OS_IO);
+    expect("upload from /proc dir", s3os_upload_file(store, "o2", "/proc/self", NULL, NULL), S3OS_IO);
+
+    /* Names over S3's 1024-byte key limit are refused before any request. */
+    static char long_name[2048];
+    memset(long_name, 'n', sizeof long_name - 1);
+    expect("upload long name", s3os_upload_file(store, long_name, path, NULL, NULL), S3OS_INVALID_ARGUMENT);
+    expect("download long name", s3os_download_file(store, long_name, path, true, NULL, NULL), S3OS_INVALID_ARGUMENT);
+    expect("size long name", s3os_object_size(store, long_name, &size), S3OS_INVALID_ARGUMENT);
+    expect("delete long name", s3os_delete_object(store, long_name), S3OS_INVALID_ARGUMENT);
+    FILE *check = fopen(path, "rb");
+    char contents[8] = {0};
+    if (!check || fread(contents, 1, sizeof contents, check) != 4 || memcmp(contents, "data", 4) != 0)
+        failures++, fprintf(stderr, "FAIL a refused download touched %s\n", path);
+    if (check) fclose(check);
     s3os_store_free(store);
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);
