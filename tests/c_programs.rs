@@ -43,7 +43,7 @@ pub fn compile(source: &str) -> PathBuf {
         .arg(&out)
         .arg(format!("-L{}", lib.display()))
         .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-ls3os", "-lpthread"])
+        .args(["-ls3os", "-lpthread", "-ldl"])
         .status()
         .expect("running the C compiler");
     assert!(status.success(), "compiling {source} failed");
@@ -225,4 +225,24 @@ fn c_programs_are_clean_under_valgrind() {
         false,
     );
     assert!(out.contains("child and parent both worked"), "{out}");
+}
+
+#[test]
+fn unloading_the_library_after_use_is_clean() {
+    let server = server();
+    let program = compile("tests/c/unload.c");
+    let dir = scratch("unload");
+    let file = write_file(&dir, "f", b"bytes");
+    let mut args = vec![
+        library_dir()
+            .join("libs3os.so")
+            .to_str()
+            .unwrap()
+            .to_string(),
+        file.to_str().unwrap().to_string(),
+    ];
+    args.extend(settings_args(&server));
+    let out = run(&program, &args);
+    assert!(out.contains("kept running after dlclose"), "{out}");
+    assert!(server.root.join(BUCKET).join("unload/obj").is_file());
 }
