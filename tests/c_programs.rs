@@ -84,7 +84,12 @@ fn run_valgrind(program: &Path, args: &[String], leaks: bool) -> String {
 }
 
 fn run_with(command: &mut Command, program: &Path) -> String {
-    let output = command.output().expect("running the C program");
+    // cargo points LD_LIBRARY_PATH at target/release too, where an older libs3os.so built for
+    // another target may sit; the programs must load the library this test was built with.
+    let output = command
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("running the C program");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),

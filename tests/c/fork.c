@@ -53,25 +53,30 @@ int main(int argc, char **argv) {
     s3os_store *parent_store = make_store(argc, argv);
     round_trip(parent_store, dir, "before-fork", 0);
 
-    pid_t child = fork();
-    if (child < 0) return 1;
-    if (child == 0) {
-        alarm(60); /* a hang in the child fails the test instead of blocking it */
-        uint64_t size;
-        if (s3os_object_size(parent_store, "before-fork/0", &size) != S3OS_INVALID_ARGUMENT) {
-            fprintf(stderr, "[child] the parent's store must be refused after fork\n");
-            _exit(1);
+    /* Several generations of children, each forked while the parent's runtime is idle. */
+    for (int generation = 0; generation < 3; generation++) {
+        pid_t child = fork();
+        if (child < 0) return 1;
+        if (child == 0) {
+            alarm(60); /* a hang in the child fails the test instead of blocking it */
+            uint64_t size;
+            if (s3os_object_size(parent_store, "before-fork/0", &size) != S3OS_INVALID_ARGUMENT) {
+                fprintf(stderr, "[child] the parent's store must be refused after fork\n");
+                _exit(1);
+            }
+            s3os_store *own = make_store(argc, argv);
+            char who[32];
+            snprintf(who, sizeof who, "child%d", generation);
+            for (int i = 0; i < 5; i++) round_trip(own, dir, who, i);
+            s3os_store_free(own);
+            _exit(0);
         }
-        s3os_store *own = make_store(argc, argv);
-        for (int i = 0; i < 5; i++) round_trip(own, dir, "child", i);
-        s3os_store_free(own);
-        _exit(0);
-    }
-    for (int i = 0; i < 5; i++) round_trip(parent_store, dir, "parent", i);
-    int status = 0;
-    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "child failed: status %d\n", status);
-        return 1;
+        for (int i = 0; i < 5; i++) round_trip(parent_store, dir, "parent", i);
+        int status = 0;
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "child %d failed: status %d\n", generation, status);
+            return 1;
+        }
     }
     round_trip(parent_store, dir, "after-child", 0);
     s3os_store_free(parent_store);
