@@ -192,9 +192,10 @@ pub fn classify_service(status: u16, code: Option<&str>) -> ErrorKind {
         | "ServiceUnavailable"
         | "OperationAborted"
         | "PreconditionFailed" => return ErrorKind::Transient,
-        "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" => {
-            return ErrorKind::Integrity
-        }
+        "BadDigest"
+        | "InvalidDigest"
+        | "XAmzContentChecksumMismatch"
+        | "XAmzContentSHA256Mismatch" => return ErrorKind::Integrity,
         _ => {}
     }
     match status {
@@ -237,6 +238,10 @@ mod tests {
         );
         assert_eq!(
             classify_service(400, Some("BadDigest")),
+            ErrorKind::Integrity
+        );
+        assert_eq!(
+            classify_service(400, Some("XAmzContentSHA256Mismatch")),
             ErrorKind::Integrity
         );
     }

@@ -4,6 +4,7 @@
 //! whole-object CRC32C the CRCs of the ranges are combined and compared with it before commit.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
@@ -11,7 +12,7 @@ use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use aws_smithy_types::base64;
 use bytes::{Bytes, BytesMut};
 
-use super::parts::{run_all, PartPlan};
+use super::parts::{run_all, InFlight, PartPlan};
 use super::progress::Progress;
 use super::sink::Sink;
 use super::ObjectJob;
@@ -71,6 +72,7 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
             job.settings.max_concurrency,
             &progress.clone(),
             &what.clone(),
+            InFlight::Drop,
             move |index| {
                 let (offset, len) = plan.part(index);
                 let range = Range { offset, len, whole };
@@ -203,10 +205,26 @@ async fn fetch_once<K: Sink>(
             ),
         )));
     }
-    Ok(receive(response.body, sink, progress, range, &part_what, reported).await)
+    // The SDK's read timeout ends with the response head; it bounds each wait for body bytes here.
+    let read_timeout = job
+        .client
+        .config()
+        .timeout_config()
+        .and_then(|t| t.read_timeout());
+    Ok(receive(
+        response.body,
+        sink,
+        progress,
+        range,
+        &part_what,
+        reported,
+        read_timeout,
+    )
+    .await)
 }
 
-/// Streams one response body into the sink at the range's offset; returns its CRC32C.
+/// Streams one response body into the sink at the range's offset; returns its CRC32C. Waiting
+/// longer than `read_timeout` for the next bytes fails it as transient, like a stalled socket.
 async fn receive<K: Sink>(
     mut body: ByteStream,
     sink: &K,
@@ -214,15 +232,26 @@ async fn receive<K: Sink>(
     range: Range,
     part_what: &str,
     reported: &mut u64,
+    read_timeout: Option<Duration>,
 ) -> Result<u32> {
     let mut buffer = BytesMut::with_capacity(WRITE_CHUNK.min(range.len as usize));
     let mut written = 0u64;
     let mut crc = 0u32;
     loop {
-        let chunk = body
-            .try_next()
-            .await
-            .map_err(|e| body_error(part_what, &e))?;
+        let next = body.try_next();
+        let chunk = match read_timeout {
+            Some(limit) => tokio::time::timeout(limit, next).await.map_err(|_| {
+                Error::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "{part_what}: no bytes of the response body arrived for {:.1}s (read_timeout)",
+                        limit.as_secs_f64()
+                    ),
+                )
+            })?,
+            None => next.await,
+        }
+        .map_err(|e| body_error(part_what, &e))?;
         let done = chunk.is_none();
         if let Some(chunk) = chunk {
             if written + (buffer.len() + chunk.len()) as u64 > range.len {

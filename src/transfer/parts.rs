@@ -1,7 +1,7 @@
 //! Splitting an object into parts and running a bounded number of them at once.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
@@ -37,13 +37,26 @@ impl PartPlan {
     }
 }
 
+/// What becomes of the parts in flight when another one fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InFlight {
+    /// Dropped at once: nothing they started outlives them (ranged GETs).
+    Drop,
+    /// Allowed to finish (unless the transfer is cancelled meanwhile). A request that was
+    /// dropped may still be carried out by the server afterwards: an UploadPart stored after
+    /// the multipart upload was aborted would stay on the server.
+    Finish,
+}
+
 /// Runs `work(index)` for every index below `count`, at most `concurrency` at a time. Stops at
-/// the first error or at cancellation; returns only once no part is running any more.
+/// the first error (starting no more parts; those in flight as `in_flight` says) or at
+/// cancellation; returns only once no part is running any more.
 pub async fn run_all<W, F>(
     count: u64,
     concurrency: usize,
     progress: &Progress,
     what: &str,
+    in_flight: InFlight,
     work: W,
 ) -> Result<()>
 where
@@ -52,12 +65,17 @@ where
 {
     let work = Arc::new(work);
     let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut workers = JoinSet::new();
     for _ in 0..(concurrency as u64).min(count) {
         let work = work.clone();
         let next = next.clone();
+        let stop = stop.clone();
         workers.spawn(async move {
             loop {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 if index >= count {
                     return Ok(());
@@ -78,6 +96,16 @@ where
             },
         }
     };
+    stop.store(true, Ordering::Relaxed);
+    if outcome.is_err() && in_flight == InFlight::Finish {
+        loop {
+            tokio::select! {
+                biased;
+                () = progress.cancelled() => break,
+                joined = workers.join_next() => if joined.is_none() { break },
+            }
+        }
+    }
     // Dropping in-flight requests closes their connections; waiting makes sure none is left
     // running before the caller cleans up (aborting an upload, removing a temporary file).
     workers.abort_all();

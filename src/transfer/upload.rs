@@ -1,14 +1,16 @@
 //! Uploads: one PUT below the multipart threshold, otherwise a multipart upload whose parts
 //! go up concurrently and which is aborted on the server if anything fails or is cancelled.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use aws_smithy_types::base64;
 use bytes::Bytes;
 
-use super::parts::{run_all, PartPlan};
+use super::parts::{run_all, InFlight, PartPlan};
 use super::progress::Progress;
 use super::source::Source;
 use super::ObjectJob;
@@ -40,8 +42,31 @@ fn crc32c_base64(data: &[u8]) -> String {
     base64::encode(crc32c::crc32c(data).to_be_bytes())
 }
 
+/// Sends a request again when the server found its body corrupted (BadDigest and the like):
+/// the body and its checksum come from the same bytes in memory, so the damage happened on
+/// the way and another try may get through. The SDK retries transient failures, not these.
+async fn resend_if_corrupted<T, F, Fut>(job: &ObjectJob, mut send: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Err(err) if err.kind() == ErrorKind::Integrity && attempt < job.max_attempts => {
+                attempt += 1
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 async fn put_whole<S: Source>(job: &ObjectJob, source: &S, what: &str) -> Result<()> {
     let body: Bytes = source.read_at(0, to_usize(source.len())?).await?;
+    resend_if_corrupted(job, || put_once(job, body.clone(), what)).await
+}
+
+async fn put_once(job: &ObjectJob, body: Bytes, what: &str) -> Result<()> {
     let mut request = job
         .client
         .put_object()
@@ -111,6 +136,9 @@ async fn upload_multipart<S: Source>(
             job.settings.max_concurrency,
             &progress.clone(),
             &what.clone(),
+            // The abort that follows a failure must come after the server is done with every
+            // part sent, or a part stored late would stay on the server.
+            InFlight::Finish,
             move |index| {
                 let (job, upload_id, completed, progress, source, what) = (
                     job.clone(),
@@ -162,6 +190,33 @@ async fn upload_part<S: Source>(
     let body = source.read_at(offset, to_usize(len)?).await?;
     let part_number =
         i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
+    let checksum = job.send_checksums.then(|| crc32c_base64(&body));
+    let uploaded = resend_if_corrupted(job, || {
+        send_part(
+            job,
+            upload_id,
+            part_number,
+            body.clone(),
+            checksum.clone(),
+            what,
+        )
+    })
+    .await?;
+    Ok(CompletedPart::builder()
+        .part_number(part_number)
+        .set_e_tag(uploaded.e_tag().map(str::to_string))
+        .set_checksum_crc32_c(checksum)
+        .build())
+}
+
+async fn send_part(
+    job: &ObjectJob,
+    upload_id: &str,
+    part_number: i32,
+    body: Bytes,
+    checksum: Option<String>,
+    what: &str,
+) -> Result<UploadPartOutput> {
     let mut request = job
         .client
         .upload_part()
@@ -170,7 +225,6 @@ async fn upload_part<S: Source>(
         .upload_id(upload_id)
         .part_number(part_number)
         .content_length(body.len() as i64);
-    let checksum = job.send_checksums.then(|| crc32c_base64(&body));
     if let Some(checksum) = &checksum {
         request = request
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
@@ -182,12 +236,7 @@ async fn upload_part<S: Source>(
     } else {
         request.send().await
     };
-    let uploaded = sent.map_err(|e| Error::from_sdk(&format!("{what} (part {part_number})"), e))?;
-    Ok(CompletedPart::builder()
-        .part_number(part_number)
-        .set_e_tag(uploaded.e_tag().map(str::to_string))
-        .set_checksum_crc32_c(checksum)
-        .build())
+    sent.map_err(|e| Error::from_sdk(&format!("{what} (part {part_number})"), e))
 }
 
 async fn complete(
