@@ -591,6 +591,8 @@ def smoke_test(ctx, client):
                                timeout=120)
         except subprocess.TimeoutExpired:
             return "smoke test timed out"
+        except OSError as e:
+            return f"cannot start {argv[0]}: {e}"
         if r.returncode != 0:
             return f"smoke test failed (exit {r.returncode}): {tail(r.stderr) or tail(r.stdout)}"
     if not files_equal(src, dst):

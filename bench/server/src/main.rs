@@ -130,7 +130,9 @@ impl Store {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A fresh 32-hex-digit name, unique within this server run.
@@ -152,7 +154,8 @@ impl Store {
         let mut blob = Blob { file, path, len: 0 };
         if let Some(mut body) = body {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "reading the request body: {e}"))?;
+                let chunk = chunk
+                    .map_err(|e| s3_error!(IncompleteBody, "reading the request body: {e}"))?;
                 blob.file.write_all_at(&chunk, blob.len).map_err(internal)?;
                 blob.len += chunk.len() as u64;
             }
@@ -162,13 +165,22 @@ impl Store {
 
     fn object(&self, bucket: &str, key: &str) -> S3Result<Arc<Stored>> {
         let state = self.state();
-        let objects = state.buckets.get(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
-        objects.get(key).cloned().ok_or_else(|| s3_error!(NoSuchKey))
+        let objects = state
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| s3_error!(NoSuchBucket))?;
+        objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| s3_error!(NoSuchKey))
     }
 
     fn insert(&self, bucket: &str, key: String, object: Stored) -> S3Result<()> {
         let mut state = self.state();
-        let objects = state.buckets.get_mut(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let objects = state
+            .buckets
+            .get_mut(bucket)
+            .ok_or_else(|| s3_error!(NoSuchBucket))?;
         // The replaced object (if any) is dropped after the lock is released.
         let _old = objects.insert(key, Arc::new(object));
         drop(state);
@@ -218,7 +230,10 @@ struct ObjectBody {
 impl ObjectBody {
     fn new(object: Arc<Stored>, range: std::ops::Range<u64>) -> Self {
         let (mut seg, mut seg_off) = (0, range.start);
-        while seg < object.blobs.len() && seg_off >= object.blobs[seg].len && range.end > range.start {
+        while seg < object.blobs.len()
+            && seg_off >= object.blobs[seg].len
+            && range.end > range.start
+        {
             seg_off -= object.blobs[seg].len;
             seg += 1;
         }
@@ -273,7 +288,10 @@ impl ByteStream for ObjectBody {
 
 #[async_trait::async_trait]
 impl S3 for Store {
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let bucket = req.input.bucket;
         let mut state = self.state();
         if state.buckets.contains_key(&bucket) {
@@ -285,14 +303,20 @@ impl S3 for Store {
         }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         if !self.state().buckets.contains_key(&req.input.bucket) {
             return Err(s3_error!(NoSuchBucket));
         }
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         if !self.state().buckets.contains_key(&input.bucket) {
             return Err(s3_error!(NoSuchBucket));
@@ -312,7 +336,10 @@ impl S3 for Store {
         }))
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         let object = self.object(&input.bucket, &input.key)?;
         let size = object.size;
@@ -336,7 +363,10 @@ impl S3 for Store {
         Ok(S3Response::new(output))
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let object = self.object(&req.input.bucket, &req.input.key)?;
         Ok(S3Response::new(HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
@@ -347,7 +377,10 @@ impl S3 for Store {
         }))
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let mut state = self.state();
         let objects = state
             .buckets
@@ -359,16 +392,27 @@ impl S3 for Store {
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
         let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
-        let max_keys = input.max_keys.map_or(MAX_LIST, |n| (n.max(0) as usize).min(MAX_LIST));
+        let max_keys = input
+            .max_keys
+            .map_or(MAX_LIST, |n| (n.max(0) as usize).min(MAX_LIST));
         // The continuation token is the last key or common prefix of the previous page.
-        let after = input.continuation_token.clone().or_else(|| input.start_after.clone());
+        let after = input
+            .continuation_token
+            .clone()
+            .or_else(|| input.start_after.clone());
 
         let state = self.state();
-        let objects = state.buckets.get(&input.bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let objects = state
+            .buckets
+            .get(&input.bucket)
+            .ok_or_else(|| s3_error!(NoSuchBucket))?;
         let start = match &after {
             Some(a) if a.as_str() >= prefix.as_str() => Bound::Excluded(a.as_str()),
             _ => Bound::Included(prefix.as_str()),
@@ -389,7 +433,8 @@ impl S3 for Store {
             }
             let common = delimiter.as_ref().and_then(|d| {
                 let rest = &key[prefix.len()..];
-                rest.find(d.as_str()).map(|i| key[..prefix.len() + i + d.len()].to_owned())
+                rest.find(d.as_str())
+                    .map(|i| key[..prefix.len() + i + d.len()].to_owned())
             });
             if let Some(cp) = &common {
                 if common_prefixes.last() == Some(cp) {
@@ -466,10 +511,16 @@ impl S3 for Store {
         }))
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
         if !(1..=10_000).contains(&input.part_number) {
-            return Err(s3_error!(InvalidArgument, "part number must be between 1 and 10000"));
+            return Err(s3_error!(
+                InvalidArgument,
+                "part number must be between 1 and 10000"
+            ));
         }
         let known = |state: &State| {
             state
@@ -487,7 +538,10 @@ impl S3 for Store {
         if !known(&state) {
             return Err(s3_error!(NoSuchUpload));
         }
-        let upload = state.uploads.get_mut(&input.upload_id).expect("checked above");
+        let upload = state
+            .uploads
+            .get_mut(&input.upload_id)
+            .expect("checked above");
         let part = Part {
             blob: Arc::new(blob),
             etag: etag.clone(),
@@ -505,7 +559,10 @@ impl S3 for Store {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
-        let listed = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+        let listed = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default();
         if listed.is_empty() {
             return Err(s3_error!(MalformedXML, "the upload lists no parts"));
         }
@@ -518,7 +575,9 @@ impl S3 for Store {
         let mut blobs = Vec::with_capacity(listed.len());
         let mut previous = 0;
         for p in &listed {
-            let number = p.part_number.ok_or_else(|| s3_error!(InvalidPart, "a part has no number"))?;
+            let number = p
+                .part_number
+                .ok_or_else(|| s3_error!(InvalidPart, "a part has no number"))?;
             if number <= previous {
                 return Err(s3_error!(InvalidPartOrder));
             }
@@ -563,7 +622,9 @@ impl S3 for Store {
         let input = req.input;
         let mut state = self.state();
         let removed = match state.uploads.get(&input.upload_id) {
-            Some(u) if u.bucket == input.bucket && u.key == input.key => state.uploads.remove(&input.upload_id),
+            Some(u) if u.bucket == input.bucket && u.key == input.key => {
+                state.uploads.remove(&input.upload_id)
+            }
             _ => return Err(s3_error!(NoSuchUpload)),
         };
         drop(state);
@@ -577,7 +638,9 @@ impl S3 for Store {
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let input = req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
-        let max = input.max_uploads.map_or(MAX_LIST, |n| (n.max(0) as usize).min(MAX_LIST));
+        let max = input
+            .max_uploads
+            .map_or(MAX_LIST, |n| (n.max(0) as usize).min(MAX_LIST));
         let state = self.state();
         if !state.buckets.contains_key(&input.bucket) {
             return Err(s3_error!(NoSuchBucket));
@@ -630,7 +693,12 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data" => data = Some(PathBuf::from(args.next().unwrap_or_else(|| usage()))),
-            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or_else(|| usage()),
+            "--port" => {
+                port = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
             _ => usage(),
         }
     }
@@ -671,7 +739,9 @@ async fn serve(store: Store, port: u16) -> io::Result<()> {
             }
         };
         let _ = socket.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+        let conn = http
+            .serve_connection(TokioIo::new(socket), service.clone())
+            .into_owned();
         tokio::spawn(async move {
             let _ = conn.await;
         });
