@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --check
+# Scratch files of earlier runs (servers' data, multi-GiB test objects) would pile up.
+rm -rf target/tmp
 cargo test --release
 cargo clippy --release --all-targets -- -D warnings
