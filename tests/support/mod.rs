@@ -165,18 +165,20 @@ impl ProgressLog {
     }
 }
 
+/// The callback and user data that record into `log`, or none.
+fn progress_args(log: Option<&mut ProgressLog>) -> (s3os_progress_fn, *mut c_void) {
+    match log {
+        Some(log) => (
+            Some(record_progress),
+            log as *mut ProgressLog as *mut c_void,
+        ),
+        None => (None, std::ptr::null_mut()),
+    }
+}
+
 impl CStore {
     pub fn upload(&self, name: &str, path: &Path) -> Result<(), (s3os_status, String)> {
-        let status = unsafe {
-            s3os_upload_file(
-                self.0,
-                c(name).as_ptr(),
-                c(path.to_str().unwrap()).as_ptr(),
-                None,
-                std::ptr::null_mut(),
-            )
-        };
-        outcome(status)
+        self.upload_with(name, path, None)
     }
 
     pub fn upload_logged(
@@ -185,13 +187,23 @@ impl CStore {
         path: &Path,
         log: &mut ProgressLog,
     ) -> Result<(), (s3os_status, String)> {
+        self.upload_with(name, path, Some(log))
+    }
+
+    fn upload_with(
+        &self,
+        name: &str,
+        path: &Path,
+        log: Option<&mut ProgressLog>,
+    ) -> Result<(), (s3os_status, String)> {
+        let (callback, user_data) = progress_args(log);
         let status = unsafe {
             s3os_upload_file(
                 self.0,
                 c(name).as_ptr(),
                 c(path.to_str().unwrap()).as_ptr(),
-                Some(record_progress),
-                log as *mut ProgressLog as *mut c_void,
+                callback,
+                user_data,
             )
         };
         outcome(status)
@@ -203,17 +215,7 @@ impl CStore {
         path: &Path,
         overwrite: bool,
     ) -> Result<(), (s3os_status, String)> {
-        let status = unsafe {
-            s3os_download_file(
-                self.0,
-                c(name).as_ptr(),
-                c(path.to_str().unwrap()).as_ptr(),
-                overwrite,
-                None,
-                std::ptr::null_mut(),
-            )
-        };
-        outcome(status)
+        self.download_with(name, path, overwrite, None)
     }
 
     pub fn download_logged(
@@ -223,14 +225,25 @@ impl CStore {
         overwrite: bool,
         log: &mut ProgressLog,
     ) -> Result<(), (s3os_status, String)> {
+        self.download_with(name, path, overwrite, Some(log))
+    }
+
+    fn download_with(
+        &self,
+        name: &str,
+        path: &Path,
+        overwrite: bool,
+        log: Option<&mut ProgressLog>,
+    ) -> Result<(), (s3os_status, String)> {
+        let (callback, user_data) = progress_args(log);
         let status = unsafe {
             s3os_download_file(
                 self.0,
                 c(name).as_ptr(),
                 c(path.to_str().unwrap()).as_ptr(),
                 overwrite,
-                Some(record_progress),
-                log as *mut ProgressLog as *mut c_void,
+                callback,
+                user_data,
             )
         };
         outcome(status)
