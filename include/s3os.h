@@ -96,7 +96,8 @@ struct s3os_config *s3os_config_new(const char *bucket);
  * addressing_style (auto|path|virtual), max_attempts, retry_mode (standard|adaptive),
  * connect_timeout and read_timeout (seconds), multipart_threshold and multipart_chunksize
  * (bytes, or with KiB/MiB/GiB), max_concurrency, request_checksum_calculation and
- * response_checksum_validation (when_supported|when_required), canned_acl.
+ * response_checksum_validation (when_supported|when_required), multipart_checksum_type
+ * (full_object|composite), canned_acl.
  * An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
  */
 enum s3os_status s3os_config_set(struct s3os_config *cfg, const char *key, const char *value);

@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond a Rust toolchain: a C compiler for the C
-# programs and valgrind for checking them. Safe to run repeatedly; installs only what is missing.
+# programs, valgrind for checking them, and moto's S3 server (Python) as a second server
+# implementation. Safe to run repeatedly; installs only what is missing.
 set -euo pipefail
 missing=()
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v valgrind >/dev/null || missing+=(valgrind)
+command -v python3 >/dev/null || missing+=(python3 python3-pip)
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# tests/second_server.rs: moto 5.2 keeps full-object checksums of multipart uploads (and
+# computes CRC32C only with the crc32c package; without it, silently a plain CRC32).
+moto_ready() {
+    python3 - <<'PY' 2>/dev/null
+import sys, crc32c, flask, flask_cors, moto.server
+sys.exit(tuple(int(x) for x in moto.__version__.split(".")[:2]) != (5, 2))
+PY
+}
+if ! moto_ready; then
+    specs=('moto[server]>=5.2.1,<5.3' 'crc32c>=2,<3')
+    python3 -m pip install --quiet "${specs[@]}" ||
+        python3 -m pip install --quiet --break-system-packages "${specs[@]}"
 fi

@@ -84,7 +84,8 @@ pub unsafe extern "C" fn s3os_config_new(bucket: *const c_char) -> *mut s3os_con
 /// addressing_style (auto|path|virtual), max_attempts, retry_mode (standard|adaptive),
 /// connect_timeout and read_timeout (seconds), multipart_threshold and multipart_chunksize
 /// (bytes, or with KiB/MiB/GiB), max_concurrency, request_checksum_calculation and
-/// response_checksum_validation (when_supported|when_required), canned_acl.
+/// response_checksum_validation (when_supported|when_required), multipart_checksum_type
+/// (full_object|composite), canned_acl.
 /// An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_config_set(

@@ -19,6 +19,18 @@ pub const MAX_PARTS: u64 = 10_000;
 /// S3's limit on the length of an object key, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
 
+/// Which CRC32C an object uploaded in parts carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultipartChecksum {
+    /// The CRC32C of all the object's bytes, as for a single PUT: every later download,
+    /// ranged or not, can be checked against it, and S3 checks it against the parts on
+    /// completion. The default.
+    FullObject,
+    /// A CRC32C of the parts' CRC32Cs ("...-N"), S3's older form, for stores that reject
+    /// `x-amz-checksum-type`. Ranged downloads of such objects are checked by length only.
+    Composite,
+}
+
 /// How bucket names are put into request URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Addressing {
@@ -84,6 +96,7 @@ pub struct Config {
     pub transfer: TransferSettings,
     pub request_checksums: ChecksumWhen,
     pub response_checksums: ChecksumWhen,
+    pub multipart_checksum: MultipartChecksum,
     pub canned_acl: Option<String>,
 }
 
@@ -118,6 +131,7 @@ pub const KEYS: &[&str] = &[
     "max_concurrency",
     "request_checksum_calculation",
     "response_checksum_validation",
+    "multipart_checksum_type",
     "canned_acl",
 ];
 
@@ -153,6 +167,7 @@ impl Config {
             transfer: TransferSettings::default(),
             request_checksums: ChecksumWhen::WhenSupported,
             response_checksums: ChecksumWhen::WhenSupported,
+            multipart_checksum: MultipartChecksum::FullObject,
             canned_acl: None,
         })
     }
@@ -211,6 +226,13 @@ impl Config {
             }
             "request_checksum_calculation" => self.request_checksums = parse_checksum(key, value)?,
             "response_checksum_validation" => self.response_checksums = parse_checksum(key, value)?,
+            "multipart_checksum_type" => {
+                self.multipart_checksum = match value {
+                    "full_object" | "FULL_OBJECT" => MultipartChecksum::FullObject,
+                    "composite" | "COMPOSITE" => MultipartChecksum::Composite,
+                    _ => return Err(bad_value(key, "full_object or composite")),
+                }
+            }
             "canned_acl" => self.canned_acl = Some(parse_acl(value)?),
             _ => {
                 return Err(Error::invalid(format!(
@@ -313,6 +335,7 @@ impl fmt::Debug for Config {
             .field("transfer", &self.transfer)
             .field("request_checksums", &self.request_checksums)
             .field("response_checksums", &self.response_checksums)
+            .field("multipart_checksum", &self.multipart_checksum)
             .field("canned_acl", &self.canned_acl)
             .finish()
     }
@@ -441,7 +464,11 @@ mod tests {
         assert!(err.message().contains("endpoint_url"), "{err}");
         assert!(cfg.set("endpoint_url", "ftp://x").is_err());
         assert!(cfg.set("read_timeout", "nan").is_err());
+        let err = cfg.set("multipart_checksum_type", "sha256").unwrap_err();
+        assert!(err.message().contains("full_object or composite"), "{err}");
         assert_eq!(cfg, before);
+        cfg.set("multipart_checksum_type", "composite").unwrap();
+        assert_eq!(cfg.multipart_checksum, MultipartChecksum::Composite);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod capi;
 pub mod config;
 pub mod error;
 mod ffi;
+mod retry;
 pub mod runtime;
 pub mod store;
 pub mod transfer;

@@ -12,7 +12,7 @@ use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumVal
 use aws_sdk_s3::types::ObjectCannedAcl;
 use aws_sdk_s3::Client;
 
-use crate::config::{ChecksumWhen, Config, RetryMode};
+use crate::config::{ChecksumWhen, Config, MultipartChecksum, RetryMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transfer::{self, FileSink, FileSource, ObjectJob, Progress, Sink, Source};
 
@@ -80,6 +80,7 @@ impl Store {
             .build();
         let mut builder = aws_sdk_s3::config::Builder::from(&shared)
             .retry_config(retry)
+            .retry_classifier(crate::retry::TooManyRequests)
             .timeout_config(timeouts)
             .force_path_style(config.path_style())
             .request_checksum_calculation(match config.request_checksums {
@@ -153,6 +154,7 @@ impl Store {
             settings: config.transfer,
             send_checksums: config.request_checksums == ChecksumWhen::WhenSupported,
             verify_checksums: config.response_checksums == ChecksumWhen::WhenSupported,
+            full_object_checksum: config.multipart_checksum == MultipartChecksum::FullObject,
             canned_acl: config.canned_acl.as_deref().map(ObjectCannedAcl::from),
             max_attempts: config.max_attempts,
         })

@@ -450,12 +450,15 @@ fn slow_down_503_with_adaptive_retries() {
 #[test]
 fn throttled_429() {
     // Not S3's way to throttle (that is 503 SlowDown), but some compatible stores answer 429
-    // with an S3 throttling code.
-    let fault = Fault::Respond {
-        status: 429,
-        code: "SlowDown",
-    };
-    run("429 SlowDown", matrix(Some(fault.clone()), Some(fault)));
+    // with an S3 throttling code, and gateways in front of them with codes the SDK does not
+    // know as throttling.
+    for code in ["SlowDown", "TooManyRequests"] {
+        let fault = Fault::Respond { status: 429, code };
+        run(
+            &format!("429 {code}"),
+            matrix(Some(fault.clone()), Some(fault)),
+        );
+    }
 }
 
 #[test]
@@ -503,7 +506,8 @@ fn corrupted_bytes() {
     // with the object's, which cannot tell which range was hit, so even one flip fails it.
     // Not covered here: a corrupted UploadPart, which s3s-fs stores without checking its
     // checksum (`corruption_reported_by_the_server` plays S3's BadDigest answer instead), and
-    // ranges of an object uploaded in parts, which has no whole-object CRC32C to check against.
+    // ranges of an object uploaded in parts, for which s3s-fs keeps no CRC32C at all (see
+    // tests/second_server.rs, where moto keeps it as S3 does).
     let mut case = Case::new(down, Down, Multipart, Once, integrity);
     case.single_put = true;
     cases.push(case);
@@ -754,6 +758,68 @@ fn no_part_lands_after_the_abort() {
     assert_eq!(proxy.count("AbortMultipartUpload"), 1);
     assert_eq!(
         support::store(&server, &[]).size("late").unwrap_err().0,
+        S3OS_NOT_FOUND
+    );
+}
+
+#[test]
+fn no_part_lands_after_a_cancelled_upload_is_aborted() {
+    // The first progress report cancels the upload while the last byte of part 3 reaches the
+    // server only a second later. The parts on their way are given a moment to be answered
+    // before the abort, so part 3 cannot land after it; the cancellation stays prompt.
+    let server = server();
+    let dir = scratch("cancel-late-part");
+    let source = write_file(&dir, "source", &pattern(LARGE, 6));
+    let proxy = Proxy::start(server.addr);
+    let late = proxy.inject(
+        |r| r.label() == "UploadPart 3",
+        Fault::LateRequestEnd {
+            hold: Duration::from_secs(1),
+        },
+        0,
+        1,
+    );
+    let store = through(&server, &proxy, 2, "standard");
+    let mut log = ProgressLog {
+        cancel_after: Some(1),
+        ..ProgressLog::default()
+    };
+    let started = Instant::now();
+    let err = store
+        .upload_logged("cancelled", &source, &mut log)
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(err.0, S3OS_CANCELLED, "{}", err.1);
+    assert_eq!(proxy.fired(late), 1, "{:?}", proxy.log());
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "cancelling took {elapsed:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.answered("UploadPart 3") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "part 3 never arrived: {:?}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        server.unfinished_uploads(),
+        Vec::<String>::new(),
+        "{:?}",
+        proxy.log()
+    );
+    assert!(!proxy
+        .log()
+        .iter()
+        .any(|r| r.contains("CompleteMultipartUpload")));
+    assert_eq!(
+        support::store(&server, &[])
+            .size("cancelled")
+            .unwrap_err()
+            .0,
         S3OS_NOT_FOUND
     );
 }

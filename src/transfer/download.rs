@@ -111,10 +111,17 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
 }
 
 /// The object's CRC32C over all its bytes, when the server keeps one. A multipart object's
-/// composite checksum ("...-N", a checksum of part checksums) cannot be checked this way.
+/// composite checksum (a checksum of part checksums, "...-N" on S3) cannot be checked this
+/// way; some stores send it without the suffix and without a type, so an object uploaded in
+/// parts (ETag "...-N") counts as full-object only when the server says so.
 fn whole_object_crc32c(head: &HeadObjectOutput) -> Option<u32> {
-    if head.checksum_type() == Some(&ChecksumType::Composite) {
-        return None;
+    let uploaded_in_parts = head
+        .e_tag()
+        .is_some_and(|etag| etag.trim_matches('"').contains('-'));
+    match head.checksum_type() {
+        Some(ChecksumType::FullObject) => {}
+        None if !uploaded_in_parts => {}
+        _ => return None,
     }
     let encoded = head.checksum_crc32_c().filter(|c| !c.contains('-'))?;
     let bytes: [u8; 4] = base64::decode(encoded).ok()?.try_into().ok()?;

@@ -29,6 +29,9 @@ pub struct ObjectJob {
     pub settings: TransferSettings,
     /// Send CRC32C checksums with uploaded bytes.
     pub send_checksums: bool,
+    /// With `send_checksums`: give objects uploaded in parts a CRC32C of all their bytes
+    /// (S3's FULL_OBJECT checksum type) rather than a composite one.
+    pub full_object_checksum: bool,
     /// Ask for and verify checksums of downloaded bytes.
     pub verify_checksums: bool,
     pub canned_acl: Option<ObjectCannedAcl>,

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 
@@ -42,11 +43,15 @@ impl PartPlan {
 pub enum InFlight {
     /// Dropped at once: nothing they started outlives them (ranged GETs).
     Drop,
-    /// Allowed to finish (unless the transfer is cancelled meanwhile). A request that was
-    /// dropped may still be carried out by the server afterwards: an UploadPart stored after
-    /// the multipart upload was aborted would stay on the server.
+    /// Allowed to finish; once the transfer is cancelled, for at most [`CANCEL_GRACE`]. A
+    /// request that was dropped may still be carried out by the server afterwards: an
+    /// UploadPart stored after the multipart upload was aborted would stay on the server.
     Finish,
 }
+
+/// How long parts already on their way may still take after a cancellation: long enough for a
+/// part whose bytes were all sent to be answered, short enough for cancelling to stay prompt.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs `work(index)` for every index below `count`, at most `concurrency` at a time. Stops at
 /// the first error (starting no more parts; those in flight as `in_flight` says) or at
@@ -98,11 +103,12 @@ where
     };
     stop.store(true, Ordering::Relaxed);
     if outcome.is_err() && in_flight == InFlight::Finish {
-        loop {
-            tokio::select! {
-                biased;
-                () = progress.cancelled() => break,
-                joined = workers.join_next() => if joined.is_none() { break },
+        let finished = async { while workers.join_next().await.is_some() {} };
+        tokio::pin!(finished);
+        tokio::select! {
+            () = &mut finished => {}
+            () = progress.cancelled() => {
+                let _ = tokio::time::timeout(CANCEL_GRACE, finished).await;
             }
         }
     }

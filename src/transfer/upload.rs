@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use aws_smithy_types::base64;
 use bytes::Bytes;
 
@@ -38,8 +38,8 @@ pub async fn upload<S: Source>(job: ObjectJob, source: S, progress: Arc<Progress
     }
 }
 
-fn crc32c_base64(data: &[u8]) -> String {
-    base64::encode(crc32c::crc32c(data).to_be_bytes())
+fn crc32c_base64(crc: u32) -> String {
+    base64::encode(crc.to_be_bytes())
 }
 
 /// Sends a request again when the server found its body corrupted (BadDigest and the like):
@@ -77,7 +77,7 @@ async fn put_once(job: &ObjectJob, body: Bytes, what: &str) -> Result<()> {
     if job.send_checksums {
         request = request
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-            .checksum_crc32_c(crc32c_base64(&body));
+            .checksum_crc32_c(crc32c_base64(crc32c::crc32c(&body)));
     }
     let request = request.body(ByteStream::from(body));
     // With a signed CRC32C header covering the body, hashing it again for the signature only
@@ -104,8 +104,12 @@ async fn upload_multipart<S: Source>(
         .bucket(&job.bucket)
         .key(&job.key)
         .set_acl(job.canned_acl.clone());
+    let full_object = job.send_checksums && job.full_object_checksum;
     if job.send_checksums {
         create = create.checksum_algorithm(ChecksumAlgorithm::Crc32C);
+    }
+    if full_object {
+        create = create.checksum_type(ChecksumType::FullObject);
     }
     let created = tokio::select! {
         biased;
@@ -163,12 +167,20 @@ async fn upload_multipart<S: Source>(
 
     let finished = match sent {
         Ok(()) => {
-            let parts: Vec<CompletedPart> =
+            let sent: Vec<SentPart> =
                 std::mem::take(&mut *completed.lock().unwrap_or_else(|p| p.into_inner()))
                     .into_iter()
                     .flatten()
                     .collect();
-            complete(&job, &upload_id, parts, &progress, what).await
+            // The CRC32C of the whole object, from those of its parts: S3 checks it against
+            // the parts it stored, and later downloads are checked against it.
+            let object_crc = full_object.then(|| {
+                sent.iter().fold(0u32, |crc, part| {
+                    crc32c::crc32c_combine(crc, part.crc, part.len)
+                })
+            });
+            let parts = sent.into_iter().map(|part| part.completed).collect();
+            complete(&job, &upload_id, parts, object_crc, &progress, what).await
         }
         Err(err) => Err(err),
     };
@@ -178,6 +190,14 @@ async fn upload_multipart<S: Source>(
     }
 }
 
+/// A part the server has stored.
+#[derive(Clone)]
+struct SentPart {
+    completed: CompletedPart,
+    crc: u32,
+    len: usize,
+}
+
 async fn upload_part<S: Source>(
     job: &ObjectJob,
     upload_id: &str,
@@ -185,12 +205,17 @@ async fn upload_part<S: Source>(
     plan: PartPlan,
     index: u64,
     what: &str,
-) -> Result<CompletedPart> {
+) -> Result<SentPart> {
     let (offset, len) = plan.part(index);
     let body = source.read_at(offset, to_usize(len)?).await?;
     let part_number =
         i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
-    let checksum = job.send_checksums.then(|| crc32c_base64(&body));
+    let crc = if job.send_checksums {
+        crc32c::crc32c(&body)
+    } else {
+        0
+    };
+    let checksum = job.send_checksums.then(|| crc32c_base64(crc));
     let uploaded = resend_if_corrupted(job, || {
         send_part(
             job,
@@ -202,11 +227,15 @@ async fn upload_part<S: Source>(
         )
     })
     .await?;
-    Ok(CompletedPart::builder()
-        .part_number(part_number)
-        .set_e_tag(uploaded.e_tag().map(str::to_string))
-        .set_checksum_crc32_c(checksum)
-        .build())
+    Ok(SentPart {
+        completed: CompletedPart::builder()
+            .part_number(part_number)
+            .set_e_tag(uploaded.e_tag().map(str::to_string))
+            .set_checksum_crc32_c(checksum)
+            .build(),
+        crc,
+        len: body.len(),
+    })
 }
 
 async fn send_part(
@@ -243,11 +272,13 @@ async fn complete(
     job: &ObjectJob,
     upload_id: &str,
     parts: Vec<CompletedPart>,
+    object_crc: Option<u32>,
     progress: &Progress,
     what: &str,
 ) -> Result<()> {
     progress.check(what)?;
-    job.client
+    let mut request = job
+        .client
         .complete_multipart_upload()
         .bucket(&job.bucket)
         .key(&job.key)
@@ -256,7 +287,13 @@ async fn complete(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
                 .build(),
-        )
+        );
+    if let Some(crc) = object_crc {
+        request = request
+            .checksum_crc32_c(crc32c_base64(crc))
+            .checksum_type(ChecksumType::FullObject);
+    }
+    request
         .send()
         .await
         .map_err(|e| Error::from_sdk(&format!("{what} (completing)"), e))?;
@@ -264,23 +301,24 @@ async fn complete(
 }
 
 /// Aborts the upload so that no parts are left behind, and returns the error that caused it,
-/// with a note if the abort itself failed.
+/// with a note if the abort itself failed. A part the server was still storing when the abort
+/// came may survive it (S3 documents this), so the upload is looked up again afterwards and
+/// aborted once more while it still lists parts.
 async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
-    let aborted = job
-        .client
-        .abort_multipart_upload()
-        .bucket(&job.bucket)
-        .key(&job.key)
-        .upload_id(upload_id)
-        .send()
-        .await;
+    let mut aborted = abort_once(job, upload_id).await;
+    for pause_ms in [100, 400] {
+        if aborted.is_err() || !still_has_parts(job, upload_id).await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        aborted = abort_once(job, upload_id).await;
+    }
     match aborted {
         Ok(_) => cause,
         Err(e) => Error::new(
             cause.kind(),
             format!(
-                "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {}",
-                Error::from_sdk("abort", e)
+                "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {e}"
             ),
         ),
     }
@@ -289,4 +327,30 @@ async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
 fn to_usize(n: u64) -> Result<usize> {
     usize::try_from(n)
         .map_err(|_| Error::invalid(format!("{n} bytes do not fit in memory on this platform")))
+}
+
+async fn abort_once(job: &ObjectJob, upload_id: &str) -> Result<()> {
+    job.client
+        .abort_multipart_upload()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .upload_id(upload_id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::from_sdk("abort", e))
+}
+
+/// Whether the server still lists parts of an upload that was aborted. Any error (normally
+/// NoSuchUpload) means there is nothing left to abort.
+async fn still_has_parts(job: &ObjectJob, upload_id: &str) -> bool {
+    job.client
+        .list_parts()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .upload_id(upload_id)
+        .max_parts(1)
+        .send()
+        .await
+        .is_ok_and(|listed| !listed.parts().is_empty())
 }

@@ -1,6 +1,7 @@
 #![allow(dead_code)] // each test binary uses part of the support code.
 //! Shared by the integration tests: a real server, and thin wrappers that call the C ABI.
 
+pub mod moto;
 pub mod proxy;
 pub mod server;
 
@@ -88,8 +89,13 @@ impl Drop for CStore {
 
 /// Settings that every test store shares: the server's endpoint and credentials.
 pub fn base_settings(server: &LocalS3) -> Vec<(String, String)> {
+    settings_for(&server.endpoint())
+}
+
+/// [`base_settings`] for the server at `endpoint`.
+pub fn settings_for(endpoint: &str) -> Vec<(String, String)> {
     [
-        ("endpoint_url", server.endpoint()),
+        ("endpoint_url", endpoint.to_string()),
         ("region_name", "us-east-1".to_string()),
         ("aws_access_key_id", ACCESS_KEY.to_string()),
         ("aws_secret_access_key", SECRET_KEY.to_string()),

@@ -73,6 +73,7 @@ impl Request {
         match self.method.as_str() {
             "HEAD" => "HeadObject",
             "GET" if has("list-type") => "ListObjectsV2",
+            "GET" if has("uploadId") => "ListParts",
             "GET" => "GetObject",
             "PUT" if has("partNumber") => "UploadPart",
             "PUT" => "PutObject",

@@ -1,0 +1,30 @@
+//! What the SDK retries beyond its own rules.
+
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority,
+};
+
+/// Treats every HTTP 429 as throttling. The SDK only recognises 429s whose body carries a
+/// throttling code it knows; proxies, gateways and some S3-compatible stores answer 429 with
+/// other codes or none, and giving up on those would fail a transfer a moment's wait saves.
+#[derive(Debug)]
+pub struct TooManyRequests;
+
+impl ClassifyRetry for TooManyRequests {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response().map(|response| response.status().as_u16()) {
+            Some(429) => RetryAction::throttling_error(),
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "s3os: HTTP 429 is throttling"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        // The SDK's own classifiers run after this one and keep their say where they have one.
+        RetryClassifierPriority::run_before(RetryClassifierPriority::http_status_code_classifier())
+    }
+}

@@ -1,0 +1,108 @@
+//! A second, independent S3 implementation: moto's server (Python, through moto_s3.py),
+//! started on loopback for behaviour s3s-fs does not implement, such as the checksums of
+//! objects uploaded in parts.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::BUCKET;
+
+/// A running `moto.server` with an empty bucket [`BUCKET`]; killed when dropped.
+pub struct Moto {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        // A port the kernel just handed out and took back is free unless something grabs it
+        // in the moment between; the readiness check below would then fail loudly.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let python = std::env::var("S3OS_PYTHON").unwrap_or_else(|_| "python3".into());
+        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_s3.py");
+        let child = Command::new(&python)
+            .args([launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("starting moto with `{python}` ({e}); scripts/install-deps.sh installs it")
+            });
+        let mut moto = Moto {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+        };
+        moto.wait_until_ready();
+        let status = moto.request("PUT", &format!("/{BUCKET}"));
+        assert!(status.contains(" 200 "), "creating the bucket: {status}");
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(self.addr).is_err() {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!("moto.server exited at start ({exit}); is moto[server] installed?");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto.server did not listen within 60s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One unsigned request with an empty body (moto does not check signatures); the status line.
+    fn request(&self, method: &str, path: &str) -> String {
+        let mut stream = TcpStream::connect(self.addr).expect("connecting to moto");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer.lines().next().unwrap_or_default().to_string()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// The headers of a HEAD of `key` with checksums asked for, names in lower case.
+    pub fn head_with_checksums(&self, key: &str) -> Vec<(String, String)> {
+        let mut stream = TcpStream::connect(self.addr).expect("connecting to moto");
+        write!(
+            stream,
+            "HEAD /{BUCKET}/{key} HTTP/1.1\r\nHost: {}\r\nx-amz-checksum-mode: ENABLED\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                Some((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+            })
+            .collect()
+    }
+}
