@@ -6,8 +6,8 @@ Usage: bash bench/run.sh [options]        (or: python3 bench/run.py [options])
   --runs N            runs per client and workload; the tables show medians (default 3)
   --quick             small sizes (128 MiB object, 64 small objects, 512 MiB big) and 1 run
   --big               also run the 4 GiB workload (same as adding "big" to --workloads)
-  --workloads LIST    comma-separated: large (1 GiB object), small (256 x 256 KiB), big (4 GiB)
-                      (default: large,small)
+  --workloads LIST    comma-separated: large (1 GiB object), small (256 x 256 KiB), big (4 GiB),
+                      medium (32 x 24 MiB: around the multipart threshold) (default: large,small)
   --clients LIST      comma-separated: s3os,boto3,awscrt,s5cmd,s3torch,curl (default: all)
   --concurrency N     requests in flight for the small-object workload, every client (default 16)
   --s3os-config K=V   extra s3os config key (repeatable), e.g. --s3os-config max_concurrency=16
@@ -116,11 +116,13 @@ def workloads_for(quick):
         return {
             "large": Workload("large", 128 * MiB, 1),
             "small": Workload("small", 256 * KiB, 64),
+            "medium": Workload("medium", 24 * MiB, 8),
             "big": Workload("big", 512 * MiB, 1),
         }
     return {
         "large": Workload("large", 1 * GiB, 1),
         "small": Workload("small", 256 * KiB, 256),
+        "medium": Workload("medium", 24 * MiB, 32),
         "big": Workload("big", 4 * GiB, 1),
     }
 
@@ -760,9 +762,27 @@ def summarize(records, clients, workloads):
                 "workload": wl.name, "direction": direction, "description": wl.describe(),
                 "bytes": wl.total, "objects": wl.count,
                 "best_peer_by_rate": fastest, "best_peer_by_cpu": leanest,
+                "s3os_vs_library_peers": versus_library_peers(valid),
                 "rows": [rows[c] for c in clients if c in rows],
             })
     return summary
+
+
+def versus_library_peers(valid):
+    """s3os against the best client library (curl, the single-stream reference, left out):
+    the fastest, the lowest client CPU and the lowest client+server CPU, each with its name."""
+    mine = valid.get("s3os")
+    peers = {c: r for c, r in valid.items() if c not in ("s3os", "curl")}
+    if not mine or not peers:
+        return None
+    out = {}
+    for key, metric, pick in (("rate", "mib_per_s", max),
+                              ("client_cpu", "client_cpu_s_per_gib", min),
+                              ("total_cpu", "total_cpu_s_per_gib", min)):
+        best = pick(peers, key=lambda c: peers[c][metric])
+        ref = peers[best][metric]
+        out[key] = {"peer": best, "ratio": mine[metric] / ref if ref > 0 else None}
+    return out
 
 
 def fmt(value, width, digits=2):
@@ -805,6 +825,11 @@ def print_tables(summary, runs, concurrency, server_cpu, client_cpus):
                 log(f"{'':<8}INVALID runs: {'; '.join(row['errors'])[:300]}")
         log(f"   best peer by rate: {table['best_peer_by_rate'] or '-'}; "
             f"by client CPU: {table['best_peer_by_cpu'] or '-'}")
+        lib = table.get("s3os_vs_library_peers")
+        if lib:
+            part = lambda k: f"{fmt(lib[k]['ratio'], 0)} ({lib[k]['peer']})"  # noqa: E731
+            log(f"   s3os ÷ best library peer (curl left out): rate {part('rate')}, "
+                f"client CPU {part('client_cpu')}, client+server CPU {part('total_cpu')}")
     log()
     log("Legend: cli CPU = user+sys CPU of the client process per GiB moved; srv CPU = the server's;")
     log("rate÷ and CPU÷ = this client's MiB/s or client CPU divided by boto3's and by the best peer's")

@@ -10,7 +10,7 @@ use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use aws_smithy_types::base64;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::parts::{run_all, InFlight, PartPlan};
 use super::progress::Progress;
@@ -18,7 +18,7 @@ use super::sink::Sink;
 use super::ObjectJob;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Bytes gathered from the network before one positioned write.
+/// Bytes gathered from the network (as the chunks they arrived in) before one positioned write.
 const WRITE_CHUNK: usize = 1024 * 1024;
 
 /// Downloads the job's object into `sink` and commits it.
@@ -241,7 +241,8 @@ async fn receive<K: Sink>(
     reported: &mut u64,
     read_timeout: Option<Duration>,
 ) -> Result<u32> {
-    let mut buffer = BytesMut::with_capacity(WRITE_CHUNK.min(range.len as usize));
+    let mut gathered: Vec<Bytes> = Vec::new();
+    let mut gathered_len = 0usize;
     let mut written = 0u64;
     let mut crc = 0u32;
     loop {
@@ -261,19 +262,20 @@ async fn receive<K: Sink>(
         .map_err(|e| body_error(part_what, &e))?;
         let done = chunk.is_none();
         if let Some(chunk) = chunk {
-            if written + (buffer.len() + chunk.len()) as u64 > range.len {
+            if written + (gathered_len + chunk.len()) as u64 > range.len {
                 return Err(Error::new(
                     ErrorKind::Integrity,
                     format!("{part_what}: the server sent more bytes than announced"),
                 ));
             }
-            buffer.extend_from_slice(&chunk);
+            crc = crc32c::crc32c_append(crc, &chunk);
+            gathered_len += chunk.len();
+            gathered.push(chunk);
         }
-        if buffer.len() >= WRITE_CHUNK || (done && !buffer.is_empty()) {
-            let data: Bytes = buffer.split().freeze();
-            crc = crc32c::crc32c_append(crc, &data);
-            let len = data.len() as u64;
-            sink.write_at(range.offset + written, data).await?;
+        if gathered_len >= WRITE_CHUNK || (done && gathered_len > 0) {
+            let len = std::mem::take(&mut gathered_len) as u64;
+            sink.write_at(range.offset + written, std::mem::take(&mut gathered))
+                .await?;
             written += len;
             if written > *reported {
                 progress.add(written - *reported);

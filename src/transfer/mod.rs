@@ -1,6 +1,7 @@
 //! The transfer engine: move the bytes of one object between a [`Source`]/[`Sink`] and S3,
 //! in parallel parts, with progress and cancellation.
 
+mod buffers;
 mod download;
 mod parts;
 mod progress;

@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::ErrorKind as IoKind;
-use std::os::unix::fs::FileExt;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -17,8 +17,9 @@ pub trait Sink: Send + Sync + 'static {
     /// Called once, before any write, with the object's length.
     fn prepare(&self, len: u64) -> impl Future<Output = Result<()>> + Send;
 
-    /// Writes `data` at `offset`.
-    fn write_at(&self, offset: u64, data: Bytes) -> impl Future<Output = Result<()>> + Send;
+    /// Writes `chunks`, one after the other, starting at `offset`. Taking the chunks as they
+    /// came off the network spares copying them into one buffer first.
+    fn write_at(&self, offset: u64, chunks: Vec<Bytes>) -> impl Future<Output = Result<()>> + Send;
 
     /// Makes the complete bytes visible at the destination. Without it they never are.
     fn commit(&self) -> impl Future<Output = Result<()>> + Send;
@@ -124,12 +125,12 @@ impl Sink for FileSink {
         }
     }
 
-    fn write_at(&self, offset: u64, data: Bytes) -> impl Future<Output = Result<()>> + Send {
+    fn write_at(&self, offset: u64, chunks: Vec<Bytes>) -> impl Future<Output = Result<()>> + Send {
         let file = self.file();
         let target = self.target.clone();
         async move {
             let file = file?;
-            let written = tokio::task::spawn_blocking(move || file.write_all_at(&data, offset))
+            let written = tokio::task::spawn_blocking(move || write_all_at(&file, &chunks, offset))
                 .await
                 .map_err(|_| crate::runtime::task_died())?;
             written.map_err(|e| {
@@ -151,6 +152,64 @@ impl Drop for FileSink {
             let _ = std::fs::remove_file(temp);
         }
     }
+}
+
+/// Writes every byte of `chunks` at `offset` with as few `pwritev` calls as the kernel allows.
+fn write_all_at(file: &File, chunks: &[Bytes], mut offset: u64) -> std::io::Result<()> {
+    /// Below every system's IOV_MAX (1024 on Linux).
+    const MAX_IOVECS: usize = 512;
+    let mut chunks: Vec<&[u8]> = chunks
+        .iter()
+        .map(|c| &c[..])
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut first = 0;
+    while first < chunks.len() {
+        let batch = &chunks[first..chunks.len().min(first + MAX_IOVECS)];
+        let iovecs: Vec<libc::iovec> = batch
+            .iter()
+            .map(|c| libc::iovec {
+                iov_base: c.as_ptr() as *mut libc::c_void,
+                iov_len: c.len(),
+            })
+            .collect();
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| std::io::Error::new(IoKind::InvalidInput, "offset out of range"))?;
+        // SAFETY: the iovecs point into `chunks`, which outlive the call, and their count is
+        // that of the vector; pwritev only reads that memory.
+        let n = unsafe {
+            libc::pwritev(
+                file.as_raw_fd(),
+                iovecs.as_ptr(),
+                iovecs.len() as libc::c_int,
+                at,
+            )
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == IoKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if n == 0 {
+            return Err(IoKind::WriteZero.into());
+        }
+        // Drop what was written: whole chunks, then the front of a partly written one.
+        let mut left = n as usize;
+        offset += left as u64;
+        while left > 0 {
+            let chunk = chunks[first];
+            if left >= chunk.len() {
+                left -= chunk.len();
+                first += 1;
+            } else {
+                chunks[first] = &chunk[left..];
+                left = 0;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn already_exists(target: &Path) -> Error {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::buffers::BufferPool;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A fixed-length sequence of bytes that can be read at any offset.
@@ -25,11 +26,12 @@ pub trait Source: Send + Sync + 'static {
     fn read_at(&self, offset: u64, len: usize) -> impl Future<Output = Result<Bytes>> + Send;
 }
 
-/// A local file, read with positioned reads on the blocking pool.
+/// A local file, read with positioned reads on the blocking pool into reused buffers.
 pub struct FileSource {
     file: Arc<File>,
     len: u64,
     path: PathBuf,
+    buffers: Arc<BufferPool>,
 }
 
 impl FileSource {
@@ -50,6 +52,7 @@ impl FileSource {
             file: Arc::new(file),
             len: meta.len(),
             path: path.to_path_buf(),
+            buffers: BufferPool::new(),
         })
     }
 }
@@ -62,11 +65,12 @@ impl Source for FileSource {
     fn read_at(&self, offset: u64, len: usize) -> impl Future<Output = Result<Bytes>> + Send {
         let file = self.file.clone();
         let path = self.path.clone();
+        let buffers = self.buffers.clone();
         async move {
             let read = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; len];
-                file.read_exact_at(&mut buf, offset)
-                    .map(|()| Bytes::from(buf))
+                let mut buf = buffers.take(len);
+                file.read_exact_at(buf.as_mut_slice(), offset)
+                    .map(|()| buf.freeze())
             })
             .await
             .map_err(|_| crate::runtime::task_died())?;
