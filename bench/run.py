@@ -13,6 +13,9 @@ Usage: bash bench/run.sh [options]        (or: python3 bench/run.py [options])
   --s3os-config K=V   extra s3os config key (repeatable), e.g. --s3os-config max_concurrency=16
   --no-build          use the existing builds (libs3os.so, server, C program)
   --server-cpu N      core the server is pinned to (default: the last core; "" = unpinned)
+  --latency-ms MS     the server delays every answer by MS (default 0: plain loopback)
+  --conn-mibps R      the server moves at most R MiB/s per connection and direction (default: no
+                      limit); with --latency-ms, a link more like S3's than loopback
   --client-cpus LIST  cores the clients are pinned to (default: all other cores; "" = unpinned)
 
 What it does: builds libs3os.so (cargo build --release --lib), the server in bench/server and
@@ -238,9 +241,9 @@ def pinned(argv, cpus):
 
 
 class Server:
-    def __init__(self, data_dir, cpu, log_path):
+    def __init__(self, data_dir, cpu, log_path, shaping=()):
         self.log = open(log_path, "wb")
-        argv = pinned([str(SERVER_BIN), "--data", str(data_dir)], cpu)
+        argv = pinned([str(SERVER_BIN), "--data", str(data_dir), *shaping], cpu)
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=self.log, preexec_fn=die_with_parent
         )
@@ -855,6 +858,8 @@ def parse_args(argv):
     p.add_argument("--no-build", action="store_true")
     cpus = os.cpu_count() or 1
     p.add_argument("--server-cpu", default=str(cpus - 1) if cpus > 1 else "")
+    p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument("--conn-mibps", type=float, default=0)
     p.add_argument("--client-cpus", default=(f"0-{cpus - 2}" if cpus > 2 else "0") if cpus > 1 else "")
     args = p.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 3)
@@ -909,7 +914,14 @@ def main(argv):
     work = Path(tempfile.mkdtemp(prefix=f"s3os-bench-{os.getpid()}-", dir=root))
     server = None
     try:
-        server = Server(work / "server-data", args.server_cpu, work / "server.log")
+        shaping = []
+        if args.latency_ms:
+            shaping += ["--latency-ms", str(args.latency_ms)]
+        if args.conn_mibps:
+            shaping += ["--conn-mibps", str(args.conn_mibps)]
+        server = Server(work / "server-data", args.server_cpu, work / "server.log", shaping)
+        if shaping:
+            log(f"network shaping by the server: {' '.join(shaping)}")
         log(f"server: {server.endpoint} (pid {server.proc.pid}, CPU {args.server_cpu or 'unpinned'}), "
             f"data in {work}")
         curl = Curl(server.endpoint)
@@ -966,6 +978,7 @@ def main(argv):
             "options": {"runs": args.runs, "quick": args.quick, "concurrency": args.concurrency,
                         "workloads": [vars(w) for w in args.workloads], "clients": args.clients,
                         "s3os_config": args.s3os_config, "server_cpu": args.server_cpu,
+                        "latency_ms": args.latency_ms, "conn_mibps": args.conn_mibps,
                         "client_cpus": args.client_cpus, "data_dir": str(work)},
             "versions": versions(clients),
             "clients": {c: DESCRIPTIONS[c] for c in clients},

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures s3os alone under different settings, to choose its defaults from figures.
 
-Usage: python3 bench/sweep.py [--runs N] [--quick] [--only NAME,...]
+Usage: python3 bench/sweep.py [--runs N] [--quick] [--only NAME,...] [--latency-ms MS --conn-mibps R]
 
 Each setting is one `bench/run.py --clients s3os --no-build` run (medians of --runs, default 3)
 with extra `--s3os-config` keys or environment; run `bash bench/run.sh --clients s3os --quick`
@@ -27,6 +27,7 @@ SETTINGS = {
     "parts 8MiB x16": ("large", ["max_concurrency=16"], {}),
     "parts 16MiB x10": ("large", ["multipart_chunksize=16MiB"], {}),
     "parts 16MiB x4": ("large", ["multipart_chunksize=16MiB", "max_concurrency=4"], {}),
+    "parts 16MiB x16": ("large", ["multipart_chunksize=16MiB", "max_concurrency=16"], {}),
     "parts 32MiB x10": ("large", ["multipart_chunksize=32MiB"], {}),
     "1 worker thread": ("large", [], {"S3OS_WORKER_THREADS": "1"}),
     "4 worker threads": ("large", [], {"S3OS_WORKER_THREADS": "4"}),
@@ -37,9 +38,9 @@ SETTINGS = {
 }
 
 
-def measure(workload, keys, env, runs, quick):
+def measure(workload, keys, env, runs, quick, shaping):
     argv = [sys.executable, str(BENCH / "run.py"), "--clients", "s3os", "--no-build",
-            "--workloads", workload, "--runs", str(runs)]
+            "--workloads", workload, "--runs", str(runs), *shaping]
     if quick:
         argv.append("--quick")
     for key in keys:
@@ -64,13 +65,16 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--only", default="")
+    p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument("--conn-mibps", type=float, default=0)
     args = p.parse_args()
+    shaping = ["--latency-ms", str(args.latency_ms), "--conn-mibps", str(args.conn_mibps)]
     names = [n for n in SETTINGS if not args.only or n in args.only.split(",")]
     results = {}
     print(f"{'setting':<24}{'up MiB/s':>9}{'cpu':>6}{'rss':>6}   {'down MiB/s':>10}{'cpu':>6}{'rss':>6}")
     for name in names:
         workload, keys, env = SETTINGS[name]
-        got = measure(workload, keys, env, args.runs, args.quick)
+        got = measure(workload, keys, env, args.runs, args.quick, shaping)
         results[name] = {"workload": workload, "config": keys, "env": env, **got}
         up, down = got["upload"], got["download"]
         print(f"{name:<24}{up['mib_per_s']:9.0f}{up['client_cpu_s_per_gib']:6.2f}"
@@ -79,7 +83,8 @@ def main():
     print("MiB/s and client CPU s/GiB are medians; rss = peak RSS of the client in MiB.")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = RESULTS / f"sweep-{stamp}.json"
-    path.write_text(json.dumps({"runs": args.runs, "quick": args.quick, "results": results}, indent=1))
+    path.write_text(json.dumps({"runs": args.runs, "quick": args.quick, "latency_ms": args.latency_ms,
+                                "conn_mibps": args.conn_mibps, "results": results}, indent=1))
     print(f"results: {path}")
 
 

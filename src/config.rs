@@ -67,12 +67,16 @@ pub struct TransferSettings {
     pub max_concurrency: usize,
 }
 
+/// boto3's threshold and part size; more parts in flight than its 10, because one S3
+/// connection carries far less than a host can: on a link shaped like S3's (20 ms to the first
+/// byte, 80 MiB/s per connection) 16 parts of 8 MiB moved 1 GiB 1.4-1.7x faster than 10 and at
+/// half the memory of 16 MiB parts (README, "How the defaults were chosen").
 impl Default for TransferSettings {
     fn default() -> Self {
         TransferSettings {
             multipart_threshold: 8 * MIB,
             part_size: 8 * MIB,
-            max_concurrency: 10,
+            max_concurrency: 16,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A light S3-compatible server for benchmarking S3 clients on loopback.
 //!
-//! Usage: `bench-s3-server --data DIR [--port N]`
+//! Usage: `bench-s3-server --data DIR [--port N] [--latency-ms MS] [--conn-mibps MIBPS]`
 //!
 //! Listens on 127.0.0.1 (port 0 = any free port), prints `endpoint=http://127.0.0.1:PORT` on
 //! stdout once it accepts connections, and serves until it is killed. SigV4 authentication is
@@ -23,6 +23,10 @@
 //! Operations: CreateBucket, HeadBucket, PutObject, GetObject (with Range), HeadObject,
 //! DeleteObject, ListObjectsV2, CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
 //! AbortMultipartUpload, ListMultipartUploads. Conditional request headers are ignored.
+//!
+//! `--latency-ms` and `--conn-mibps` shape the network (see `shaping.rs`); off by default.
+
+mod shaping;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -682,13 +686,15 @@ impl S3 for Store {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-s3-server --data DIR [--port N]");
+    eprintln!("usage: bench-s3-server --data DIR [--port N] [--latency-ms MS] [--conn-mibps MIBPS]");
     std::process::exit(2);
 }
 
 fn main() {
     let mut data = None;
     let mut port: u16 = 0;
+    let mut latency_ms = 0u64;
+    let mut conn_mibps: Option<f64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -699,9 +705,27 @@ fn main() {
                     .and_then(|p| p.parse().ok())
                     .unwrap_or_else(|| usage())
             }
+            "--latency-ms" => {
+                latency_ms = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--conn-mibps" => {
+                conn_mibps = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .filter(|r: &f64| *r > 0.0)
+                    .map(Some)
+                    .unwrap_or_else(|| usage())
+            }
             _ => usage(),
         }
     }
+    let shaping = Shaping {
+        latency: std::time::Duration::from_millis(latency_ms),
+        conn_mibps,
+    };
     let data = data.unwrap_or_else(|| usage());
     std::fs::create_dir_all(&data).expect("creating the data directory");
 
@@ -712,17 +736,25 @@ fn main() {
         .enable_all()
         .build()
         .expect("building the tokio runtime");
-    if let Err(e) = runtime.block_on(serve(Store::new(data), port)) {
+    if let Err(e) = runtime.block_on(serve(Store::new(data), port, shaping)) {
         eprintln!("bench-s3-server: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(store: Store, port: u16) -> io::Result<()> {
+struct Shaping {
+    latency: std::time::Duration,
+    conn_mibps: Option<f64>,
+}
+
+async fn serve(store: Store, port: u16, shaping: Shaping) -> io::Result<()> {
     let service = {
         let mut builder = S3ServiceBuilder::new(store);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        builder.build()
+        shaping::Delayed {
+            inner: builder.build(),
+            delay: shaping.latency,
+        }
     };
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let mut stdout = io::stdout();
@@ -739,11 +771,24 @@ async fn serve(store: Store, port: u16) -> io::Result<()> {
             }
         };
         let _ = socket.set_nodelay(true);
-        let conn = http
-            .serve_connection(TokioIo::new(socket), service.clone())
-            .into_owned();
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        match shaping.conn_mibps {
+            None => {
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            Some(rate) => {
+                let shaped = shaping::Shaped::new(socket, rate);
+                let conn = http
+                    .serve_connection(TokioIo::new(shaped), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
     }
 }
