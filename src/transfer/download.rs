@@ -244,7 +244,7 @@ async fn receive<K: Sink>(
     let mut gathered: Vec<Bytes> = Vec::new();
     let mut gathered_len = 0usize;
     let mut written = 0u64;
-    let mut crc = 0u32;
+    let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
     loop {
         let next = body.try_next();
         let chunk = match read_timeout {
@@ -268,7 +268,7 @@ async fn receive<K: Sink>(
                     format!("{part_what}: the server sent more bytes than announced"),
                 ));
             }
-            crc = crc32c::crc32c_append(crc, &chunk);
+            crc.update(&chunk);
             gathered_len += chunk.len();
             gathered.push(chunk);
         }
@@ -295,7 +295,7 @@ async fn receive<K: Sink>(
             ),
         ));
     }
-    Ok(crc)
+    Ok(crc.finalize() as u32)
 }
 
 fn body_error(what: &str, err: &aws_sdk_s3::primitives::ByteStreamError) -> Error {

@@ -77,7 +77,7 @@ async fn put_once(job: &ObjectJob, body: Bytes, what: &str) -> Result<()> {
     if job.send_checksums {
         request = request
             .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-            .checksum_crc32_c(crc32c_base64(crc32c::crc32c(&body)));
+            .checksum_crc32_c(crc32c_base64(crc_fast::crc32_iscsi(&body)));
     }
     let request = request.body(ByteStream::from(body));
     // With a signed CRC32C header covering the body, hashing it again for the signature only
@@ -211,7 +211,7 @@ async fn upload_part<S: Source>(
     let part_number =
         i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
     let crc = if job.send_checksums {
-        crc32c::crc32c(&body)
+        crc_fast::crc32_iscsi(&body)
     } else {
         0
     };
@@ -353,4 +353,23 @@ async fn still_has_parts(job: &ObjectJob, upload_id: &str) -> bool {
         .send()
         .await
         .is_ok_and(|listed| !listed.parts().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_crc_implementations_agree() {
+        // Parts are checksummed with crc-fast and combined with crc32c: they must be one CRC.
+        let data: Vec<u8> = (0..100_003u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        for len in [0, 1, 15, 64, 4096, 100_003] {
+            assert_eq!(
+                crc_fast::crc32_iscsi(&data[..len]),
+                crc32c::crc32c(&data[..len])
+            );
+        }
+        let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+        digest.update(&data[..777]);
+        digest.update(&data[777..]);
+        assert_eq!(digest.finalize() as u32, crc32c::crc32c(&data));
+    }
 }
