@@ -708,38 +708,22 @@ fn only_the_hit_range_or_part_is_sent_again() {
     assert!(server.unfinished_uploads().is_empty());
 }
 
-#[test]
-fn no_part_lands_after_the_abort() {
-    // Part 2 is refused for good, at once (BadDigest: no SDK retries, no backoff), while the
-    // last byte of part 3 reaches the server only a second later. Were the upload aborted
-    // before the server answered part 3, part 3 would land after the abort and stay there.
-    let server = server();
-    let dir = scratch("late-part");
-    let source = write_file(&dir, "source", &pattern(LARGE, 5));
-    let proxy = Proxy::start(server.addr);
-    let refused = proxy.inject(
-        |r| r.label() == "UploadPart 2",
-        Fault::Respond {
-            status: 400,
-            code: "BadDigest",
-        },
-        0,
-        usize::MAX,
-    );
-    let late = proxy.inject(
+/// Holds back the last byte of part 3 for a second (the server gets the part late, whatever
+/// the client does meanwhile).
+fn part_3_arrives_late(proxy: &Proxy) -> support::proxy::FaultId {
+    proxy.inject(
         |r| r.label() == "UploadPart 3",
         Fault::LateRequestEnd {
             hold: Duration::from_secs(1),
         },
         0,
         1,
-    );
-    let store = through(&server, &proxy, 2, "standard");
-    let err = store.upload("late", &source).unwrap_err();
-    assert_eq!(err.0, S3OS_INTEGRITY, "{}", err.1);
-    assert_eq!(proxy.fired(refused), 2, "{:?}", proxy.log());
-    assert_eq!(proxy.fired(late), 1, "{:?}", proxy.log());
-    // However late, the server answers part 3; only then is the outcome on the server final.
+    )
+}
+
+/// Waits until the server has answered the late part 3 (only then is the outcome on the
+/// server final), then checks that neither the upload nor the object `name` remains.
+fn assert_nothing_left_after_part_3(server: &LocalS3, proxy: &Proxy, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while proxy.answered("UploadPart 3") == 0 {
         assert!(
@@ -755,30 +739,58 @@ fn no_part_lands_after_the_abort() {
         "{:?}",
         proxy.log()
     );
-    assert_eq!(proxy.count("AbortMultipartUpload"), 1);
+    assert!(
+        !proxy
+            .log()
+            .iter()
+            .any(|r| r.contains("CompleteMultipartUpload")),
+        "{:?}",
+        proxy.log()
+    );
     assert_eq!(
-        support::store(&server, &[]).size("late").unwrap_err().0,
+        support::store(server, &[]).size(name).unwrap_err().0,
         S3OS_NOT_FOUND
     );
 }
 
 #[test]
+fn no_part_lands_after_the_abort() {
+    // Part 2 is refused for good, at once (BadDigest: no SDK retries, no backoff), while part
+    // 3 reaches the server late. Were the upload aborted before the server answered part 3,
+    // part 3 would land after the abort and stay there.
+    let server = server();
+    let dir = scratch("late-part");
+    let source = write_file(&dir, "source", &pattern(LARGE, 5));
+    let proxy = Proxy::start(server.addr);
+    let refused = proxy.inject(
+        |r| r.label() == "UploadPart 2",
+        Fault::Respond {
+            status: 400,
+            code: "BadDigest",
+        },
+        0,
+        usize::MAX,
+    );
+    let late = part_3_arrives_late(&proxy);
+    let store = through(&server, &proxy, 2, "standard");
+    let err = store.upload("late", &source).unwrap_err();
+    assert_eq!(err.0, S3OS_INTEGRITY, "{}", err.1);
+    assert_eq!(proxy.fired(refused), 2, "{:?}", proxy.log());
+    assert_eq!(proxy.fired(late), 1, "{:?}", proxy.log());
+    assert_nothing_left_after_part_3(&server, &proxy, "late");
+    assert_eq!(proxy.count("AbortMultipartUpload"), 1);
+}
+
+#[test]
 fn no_part_lands_after_a_cancelled_upload_is_aborted() {
-    // The first progress report cancels the upload while the last byte of part 3 reaches the
-    // server only a second later. The parts on their way are given a moment to be answered
-    // before the abort, so part 3 cannot land after it; the cancellation stays prompt.
+    // The first progress report cancels the upload while part 3 reaches the server late. The
+    // parts on their way are given a moment to be answered before the abort, so part 3
+    // cannot land after it; the cancellation stays prompt.
     let server = server();
     let dir = scratch("cancel-late-part");
     let source = write_file(&dir, "source", &pattern(LARGE, 6));
     let proxy = Proxy::start(server.addr);
-    let late = proxy.inject(
-        |r| r.label() == "UploadPart 3",
-        Fault::LateRequestEnd {
-            hold: Duration::from_secs(1),
-        },
-        0,
-        1,
-    );
+    let late = part_3_arrives_late(&proxy);
     let store = through(&server, &proxy, 2, "standard");
     let mut log = ProgressLog {
         cancel_after: Some(1),
@@ -795,31 +807,5 @@ fn no_part_lands_after_a_cancelled_upload_is_aborted() {
         elapsed < Duration::from_secs(5),
         "cancelling took {elapsed:?}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while proxy.answered("UploadPart 3") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "part 3 never arrived: {:?}",
-            proxy.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        server.unfinished_uploads(),
-        Vec::<String>::new(),
-        "{:?}",
-        proxy.log()
-    );
-    assert!(!proxy
-        .log()
-        .iter()
-        .any(|r| r.contains("CompleteMultipartUpload")));
-    assert_eq!(
-        support::store(&server, &[])
-            .size("cancelled")
-            .unwrap_err()
-            .0,
-        S3OS_NOT_FOUND
-    );
+    assert_nothing_left_after_part_3(&server, &proxy, "cancelled");
 }

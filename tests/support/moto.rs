@@ -62,18 +62,40 @@ impl Moto {
         }
     }
 
+    /// The headers of a HEAD of `key` with checksums asked for, names in lower case.
+    pub fn head_with_checksums(&self, key: &str) -> Vec<(String, String)> {
+        self.exchange(
+            "HEAD",
+            &format!("/{BUCKET}/{key}"),
+            "x-amz-checksum-mode: ENABLED\r\n",
+        )
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        })
+        .collect()
+    }
+
     /// One unsigned request with an empty body (moto does not check signatures); the status line.
     fn request(&self, method: &str, path: &str) -> String {
+        let answer = self.exchange(method, path, "");
+        answer.lines().next().unwrap_or_default().to_string()
+    }
+
+    /// Sends a request head (`extra` holds further header lines) and reads the whole answer.
+    fn exchange(&self, method: &str, path: &str, extra: &str) -> String {
         let mut stream = TcpStream::connect(self.addr).expect("connecting to moto");
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n",
             self.addr
         )
         .unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
-        answer.lines().next().unwrap_or_default().to_string()
+        answer
     }
 }
 
@@ -81,28 +103,5 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    /// The headers of a HEAD of `key` with checksums asked for, names in lower case.
-    pub fn head_with_checksums(&self, key: &str) -> Vec<(String, String)> {
-        let mut stream = TcpStream::connect(self.addr).expect("connecting to moto");
-        write!(
-            stream,
-            "HEAD /{BUCKET}/{key} HTTP/1.1\r\nHost: {}\r\nx-amz-checksum-mode: ENABLED\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
-            .lines()
-            .skip(1)
-            .filter_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                Some((name.trim().to_ascii_lowercase(), value.trim().to_string()))
-            })
-            .collect()
     }
 }
