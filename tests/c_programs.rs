@@ -251,3 +251,39 @@ fn unloading_the_library_after_use_is_clean() {
     assert!(out.contains("kept running after dlclose"), "{out}");
     assert!(server.root.join(BUCKET).join("unload/obj").is_file());
 }
+
+#[test]
+fn the_library_exports_exactly_the_functions_of_the_header() {
+    // Dependencies may carry C interfaces of their own (crc-fast does); none may leak out.
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/s3os.h")).unwrap();
+    // Every `s3os_name(` in the header: the functions it declares.
+    let mut declared: Vec<String> = header
+        .match_indices("s3os_")
+        .filter_map(|(at, _)| {
+            let rest = &header[at..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            rest[end..]
+                .starts_with('(')
+                .then(|| rest[..end].to_string())
+        })
+        .collect();
+    declared.sort();
+    declared.dedup();
+    let listed = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(library_dir().join("libs3os.so"))
+        .output()
+        .expect("running nm (binutils)");
+    assert!(listed.status.success(), "nm failed");
+    let mut exported: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2).map(String::from))
+        .collect();
+    exported.sort();
+    assert!(
+        declared.len() >= 10,
+        "too few functions found in the header: {declared:?}"
+    );
+    assert_eq!(exported, declared);
+}
