@@ -17,8 +17,17 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        // A port the kernel just handed out and took back is free unless something grabs it
-        // in the moment between; the readiness check below would then fail loudly.
+        // A port the kernel just handed out and took back is free unless something takes it
+        // in the moment between; then moto exits at once and is started again on another.
+        for _ in 0..3 {
+            if let Some(moto) = Moto::launch() {
+                return moto;
+            }
+        }
+        panic!("moto.server exited at start three times; is moto[server] installed?");
+    }
+
+    fn launch() -> Option<Moto> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -38,25 +47,29 @@ impl Moto {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             child,
         };
-        moto.wait_until_ready();
-        let status = moto.request("PUT", &format!("/{BUCKET}"));
-        assert!(status.contains(" 200 "), "creating the bucket: {status}");
-        moto
+        moto.create_bucket().then_some(moto)
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn wait_until_ready(&mut self) {
+    /// Creates [`BUCKET`] as soon as the server answers (a server that has just started to
+    /// listen may still drop a connection); false if the server exited meanwhile.
+    fn create_bucket(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(self.addr).is_err() {
-            if let Ok(Some(exit)) = self.child.try_wait() {
-                panic!("moto.server exited at start ({exit}); is moto[server] installed?");
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(answer) = self.try_exchange("PUT", &format!("/{BUCKET}"), "") {
+                let status = answer.lines().next().unwrap_or_default();
+                assert!(status.contains(" 200 "), "creating the bucket: {status}");
+                return true;
             }
             assert!(
                 Instant::now() < deadline,
-                "moto.server did not listen within 60s"
+                "moto.server did not answer within 60s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -78,24 +91,23 @@ impl Moto {
         .collect()
     }
 
-    /// One unsigned request with an empty body (moto does not check signatures); the status line.
-    fn request(&self, method: &str, path: &str) -> String {
-        let answer = self.exchange(method, path, "");
-        answer.lines().next().unwrap_or_default().to_string()
+    /// Sends an unsigned request head (moto does not check signatures; `extra` holds further
+    /// header lines) and reads the whole answer.
+    fn exchange(&self, method: &str, path: &str, extra: &str) -> String {
+        self.try_exchange(method, path, extra)
+            .unwrap_or_else(|e| panic!("{method} {path} to moto: {e}"))
     }
 
-    /// Sends a request head (`extra` holds further header lines) and reads the whole answer.
-    fn exchange(&self, method: &str, path: &str, extra: &str) -> String {
-        let mut stream = TcpStream::connect(self.addr).expect("connecting to moto");
+    fn try_exchange(&self, method: &str, path: &str, extra: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(self.addr)?;
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n",
             self.addr
-        )
-        .unwrap();
+        )?;
         let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
     }
 }
 
