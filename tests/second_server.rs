@@ -149,3 +149,35 @@ fn corrupted_ranges_of_an_object_uploaded_in_parts_never_reach_the_target() {
     );
     assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
 }
+
+#[test]
+fn a_lost_answer_to_the_completion_still_reports_success() {
+    // moto, like S3, answers a repeated completion with NoSuchUpload; the object under the key
+    // is made of the uploaded parts, so the upload worked and must say so.
+    let moto = Moto::start();
+    let dir = scratch("moto-complete");
+    let data = pattern(LARGE, 13);
+    let source = write_file(&dir, "source", &data);
+    let proxy = Proxy::start(moto.addr);
+    let lost = proxy.inject(
+        |r| r.operation() == "CompleteMultipartUpload",
+        Fault::ResetResponse { after: None },
+        0,
+        1,
+    );
+    let store = store_at(&proxy.endpoint(), &[]);
+    let result = store.upload("object", &source);
+    assert_eq!(proxy.fired(lost), 1);
+    assert_eq!(result, Ok(()), "{:?}", proxy.log());
+    assert_eq!(
+        proxy.count("CompleteMultipartUpload"),
+        2,
+        "{:?}",
+        proxy.log()
+    );
+    let target = dir.join("back");
+    store_at(&moto.endpoint(), &[])
+        .download("object", &target, false)
+        .unwrap();
+    assert!(std::fs::read(&target).unwrap() == data);
+}

@@ -3,6 +3,7 @@
 
 mod buffers;
 mod download;
+mod finish;
 mod parts;
 mod progress;
 mod sink;
@@ -18,6 +19,7 @@ pub use upload::upload;
 
 use aws_sdk_s3::types::ObjectCannedAcl;
 use aws_sdk_s3::Client;
+use aws_smithy_types::base64;
 
 use crate::config::TransferSettings;
 
@@ -45,4 +47,9 @@ impl ObjectJob {
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
+}
+
+/// A CRC32C as S3 headers carry it: the big-endian bytes, base64.
+fn crc32c_base64(crc: u32) -> String {
+    base64::encode(crc.to_be_bytes())
 }

@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
-use aws_smithy_types::base64;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedPart};
 use bytes::Bytes;
 
+use super::finish::{abort, complete, Expected};
 use super::parts::{run_all, InFlight, PartPlan};
 use super::progress::Progress;
 use super::source::Source;
-use super::ObjectJob;
+use super::{crc32c_base64, ObjectJob};
 use crate::config::MAX_PART_SIZE;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -36,10 +36,6 @@ pub async fn upload<S: Source>(job: ObjectJob, source: S, progress: Arc<Progress
     } else {
         upload_multipart(job, Arc::new(source), progress, &what).await
     }
-}
-
-fn crc32c_base64(crc: u32) -> String {
-    base64::encode(crc.to_be_bytes())
 }
 
 /// Sends a request again when the server found its body corrupted (BadDigest and the like):
@@ -179,8 +175,12 @@ async fn upload_multipart<S: Source>(
                     crc32c::crc32c_combine(crc, part.crc, part.len)
                 })
             });
-            let parts = sent.into_iter().map(|part| part.completed).collect();
-            complete(&job, &upload_id, parts, object_crc, &progress, what).await
+            let expected = Expected {
+                len: sent.iter().map(|part| part.len as u64).sum(),
+                parts: sent.into_iter().map(|part| part.completed).collect(),
+                object_crc,
+            };
+            complete(&job, &upload_id, expected, &progress, what).await
         }
         Err(err) => Err(err),
     };
@@ -268,91 +268,9 @@ async fn send_part(
     sent.map_err(|e| Error::from_sdk(&format!("{what} (part {part_number})"), e))
 }
 
-async fn complete(
-    job: &ObjectJob,
-    upload_id: &str,
-    parts: Vec<CompletedPart>,
-    object_crc: Option<u32>,
-    progress: &Progress,
-    what: &str,
-) -> Result<()> {
-    progress.check(what)?;
-    let mut request = job
-        .client
-        .complete_multipart_upload()
-        .bucket(&job.bucket)
-        .key(&job.key)
-        .upload_id(upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        );
-    if let Some(crc) = object_crc {
-        request = request
-            .checksum_crc32_c(crc32c_base64(crc))
-            .checksum_type(ChecksumType::FullObject);
-    }
-    request
-        .send()
-        .await
-        .map_err(|e| Error::from_sdk(&format!("{what} (completing)"), e))?;
-    Ok(())
-}
-
-/// Aborts the upload so that no parts are left behind, and returns the error that caused it,
-/// with a note if the abort itself failed. A part the server was still storing when the abort
-/// came may survive it (S3 documents this), so the upload is looked up again afterwards and
-/// aborted once more while it still lists parts.
-async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
-    let mut aborted = abort_once(job, upload_id).await;
-    for pause_ms in [100, 400] {
-        if aborted.is_err() || !still_has_parts(job, upload_id).await {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
-        aborted = abort_once(job, upload_id).await;
-    }
-    match aborted {
-        Ok(_) => cause,
-        Err(e) => Error::new(
-            cause.kind(),
-            format!(
-                "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {e}"
-            ),
-        ),
-    }
-}
-
 fn to_usize(n: u64) -> Result<usize> {
     usize::try_from(n)
         .map_err(|_| Error::invalid(format!("{n} bytes do not fit in memory on this platform")))
-}
-
-async fn abort_once(job: &ObjectJob, upload_id: &str) -> Result<()> {
-    job.client
-        .abort_multipart_upload()
-        .bucket(&job.bucket)
-        .key(&job.key)
-        .upload_id(upload_id)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::from_sdk("abort", e))
-}
-
-/// Whether the server still lists parts of an upload that was aborted. Any error (normally
-/// NoSuchUpload) means there is nothing left to abort.
-async fn still_has_parts(job: &ObjectJob, upload_id: &str) -> bool {
-    job.client
-        .list_parts()
-        .bucket(&job.bucket)
-        .key(&job.key)
-        .upload_id(upload_id)
-        .max_parts(1)
-        .send()
-        .await
-        .is_ok_and(|listed| !listed.parts().is_empty())
 }
 
 #[cfg(test)]
