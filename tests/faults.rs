@@ -105,9 +105,11 @@ fn baseline(dir: Dir, size: Size) -> BTreeMap<String, usize> {
             .map(String::from)
             .chain((1..=4).map(|n| format!("UploadPart {n}")))
             .collect(),
-        (Dir::Down, Size::Small) => vec!["HeadObject".into(), "GetObject".into()],
-        (Dir::Down, Size::Multipart) => std::iter::once("HeadObject".to_string())
-            .chain((0..4).map(range_label))
+        // One GET of the whole object: a small object comes whole with its checksum; a large
+        // one's first part is read from it, the others are ranged GETs.
+        (Dir::Down, Size::Small) => vec!["GetObject".into()],
+        (Dir::Down, Size::Multipart) => std::iter::once("GetObject".to_string())
+            .chain((1..4).map(range_label))
             .collect(),
     };
     labels.into_iter().map(|l| (l, 1)).collect()
@@ -126,6 +128,8 @@ struct Case {
     /// s3s-fs stores a PUT before it checks the PUT's checksum, so an object it rejected as
     /// BadDigest is there all the same (S3 stores nothing); skip looking for it.
     rejected_put_lands: bool,
+    /// Requests the recovery adds beyond retrying the victim.
+    also_sent: &'static [&'static str],
 }
 
 impl Case {
@@ -139,6 +143,7 @@ impl Case {
             single_put: false,
             victim: None,
             rejected_put_lands: false,
+            also_sent: &[],
         }
     }
 }
@@ -277,6 +282,9 @@ fn check(
             ensure!(received == data, "the bytes differ: {context}");
             let mut expected = baseline(case.dir, case.size);
             *expected.get_mut(&label).unwrap() += extra;
+            for also in case.also_sent {
+                *expected.entry(also.to_string()).or_default() += 1;
+            }
             ensure!(
                 counts == expected,
                 "expected requests {expected:?}, got {counts:?}: {context}"
@@ -471,13 +479,18 @@ fn truncated_response() {
 fn wrong_content_length() {
     // A body longer or shorter than announced: an upload's answer (which has no body) is
     // retried like a truncated one; a download refuses a length other than the range's, which
-    // S3OS_INTEGRITY reports if it persists.
+    // S3OS_INTEGRITY reports if it persists. The one GET of a small object sets the size
+    // itself: when its retry announces another, a HEAD decides, and a body that keeps ending
+    // before its announced length is a truncated one.
     for (delta, up) in [(100, true), (-100, false)] {
         let fault = Fault::WrongLength { delta };
         let mut cases = matrix(up.then(|| fault.clone()), Some(fault));
         for case in &mut cases {
-            if case.dir == Dir::Down && case.mode == Mode::Always {
-                case.expect = Expect::Fails(S3OS_INTEGRITY);
+            match (case.dir, case.size, case.mode) {
+                (Dir::Down, Size::Small, Mode::Once) => case.also_sent = &["HeadObject"],
+                (Dir::Down, Size::Small, Mode::Always) if delta > 0 => {}
+                (Dir::Down, _, Mode::Always) => case.expect = Expect::Fails(S3OS_INTEGRITY),
+                _ => {}
             }
         }
         run(&format!("content-length {delta:+}"), cases);
@@ -705,10 +718,11 @@ fn only_the_hit_range_or_part_is_sent_again() {
     assert!(std::fs::read(&target).unwrap() == data);
     assert_eq!(proxy.fired(second), 1);
     let counts = proxy.counts();
-    let ranges: Vec<usize> = (0..4).map(|i| counts[&range_label(i)]).collect();
-    assert_eq!(ranges.iter().sum::<usize>(), 5, "{counts:?}");
+    let ranges: Vec<usize> = (1..4).map(|i| counts[&range_label(i)]).collect();
+    assert_eq!(ranges.iter().sum::<usize>(), 4, "{counts:?}");
     assert_eq!(ranges.iter().filter(|&&n| n == 2).count(), 1, "{counts:?}");
-    assert_eq!(counts["HeadObject"], 1);
+    assert_eq!(counts["GetObject"], 1, "{counts:?}");
+    assert!(!counts.contains_key("HeadObject"), "{counts:?}");
 
     // A part broken twice in a row gets through on its third attempt, alone.
     let proxy = Proxy::start(server.addr);

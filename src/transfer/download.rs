@@ -1,39 +1,40 @@
-//! Downloads: the object's size, ETag and checksum from a HEAD, then one GET (small objects) or
-//! ranged GETs in parallel, each pinned to that ETag and written at its offset into the sink.
-//! Every range is checked against its announced length, and when the server keeps a
-//! whole-object CRC32C the CRCs of the ranges are combined and compared with it before commit.
+//! Downloads: one GET of the whole object, which is all a small object needs; for a larger one
+//! that GET's body serves the first part and ranged GETs, pinned with If-Match to its ETag,
+//! fetch the others in parallel, each written at its offset into the sink.
+//!
+//! Lengths are checked against two sources: every ranged answer's Content-Range must name the
+//! size the first answer announced, and an object fetched in one GET whose bytes no checksum
+//! covers has its size confirmed by a HEAD. When the server keeps a whole-object CRC32C, the
+//! CRCs of the ranges are combined and compared with it before commit.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use aws_smithy_types::base64;
-use bytes::Bytes;
 
 use super::parts::{run_all, InFlight, PartPlan};
 use super::progress::Progress;
+use super::receive::{receive, Reading};
 use super::sink::Sink;
 use super::ObjectJob;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Bytes gathered from the network (as the chunks they arrived in) before one positioned write.
-const WRITE_CHUNK: usize = 1024 * 1024;
-
 /// Downloads the job's object into `sink` and commits it.
 pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>) -> Result<()> {
     let what = format!("download of {}", job.uri());
-    let mut head = job.client.head_object().bucket(&job.bucket).key(&job.key);
+    let mut get = job.client.get_object().bucket(&job.bucket).key(&job.key);
     if job.verify_checksums {
-        head = head.checksum_mode(ChecksumMode::Enabled);
+        get = get.checksum_mode(ChecksumMode::Enabled);
     }
-    let head = tokio::select! {
+    let first = tokio::select! {
         biased;
         () = progress.cancelled() => return Err(Error::cancelled(&what)),
-        head = head.send() => head.map_err(|e| Error::from_sdk(&what, e))?,
+        first = get.send() => first.map_err(|e| Error::from_sdk(&what, e))?,
     };
-    let len = head
+    let len = first
         .content_length()
         .and_then(|n| u64::try_from(n).ok())
         .ok_or_else(|| {
@@ -43,22 +44,26 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
             )
         })?;
     let expected_crc = if job.verify_checksums {
-        whole_object_crc32c(&head)
+        whole_object_crc32c(&first)
     } else {
         None
     };
-    let etag = head.e_tag().map(str::to_string);
-    progress.set_total(len);
-    sink.prepare(len).await?;
-    let sink = Arc::new(sink);
-
+    let etag = first.e_tag().map(str::to_string);
     let plan = if len < job.settings.multipart_threshold.max(1) {
         PartPlan::new(len, len.max(1))
     } else {
         PartPlan::new(len, job.settings.part_size)
     };
     let whole = plan.count <= 1;
-    let range_crcs = Arc::new(Mutex::new(vec![0u32; plan.count as usize]));
+    if whole && !(job.verify_checksums && carries_checksum(&first)) {
+        confirm_size(&job, len, &what).await?;
+    }
+    progress.set_total(len);
+    sink.prepare(len).await?;
+    let sink = Arc::new(sink);
+    let first_body = Arc::new(Mutex::new(Some(first.body)));
+
+    let range_crcs = Arc::new(Mutex::new(vec![(0u32, 0u64); plan.count as usize]));
     {
         let (job, sink, progress, what, crcs) = (
             job.clone(),
@@ -74,14 +79,25 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
             &what.clone(),
             InFlight::Drop,
             move |index| {
-                let (offset, len) = plan.part(index);
-                let range = Range { offset, len, whole };
+                let (offset, part_len) = plan.part(index);
+                let range = Range {
+                    offset,
+                    len: part_len,
+                    object_len: len,
+                    whole,
+                };
+                let opened = if index == 0 {
+                    first_body.lock().unwrap_or_else(|p| p.into_inner()).take()
+                } else {
+                    None
+                };
                 let fetched = fetch_range(
                     job.clone(),
                     sink.clone(),
                     progress.clone(),
                     etag.clone(),
                     range,
+                    opened,
                     what.clone(),
                 );
                 let crcs = crcs.clone();
@@ -97,8 +113,8 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
     progress.check(&what)?;
     if let Some(expected) = expected_crc {
         let crcs = range_crcs.lock().unwrap_or_else(|p| p.into_inner());
-        let actual = (0..plan.count).fold(0u32, |crc, index| {
-            crc32c::crc32c_combine(crc, crcs[index as usize], plan.part(index).1 as usize)
+        let actual = crcs.iter().fold(0u32, |crc, &(range_crc, len)| {
+            crc32c::crc32c_combine(crc, range_crc, len as usize)
         });
         if actual != expected {
             return Err(Error::new(
@@ -110,62 +126,135 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
     sink.commit().await
 }
 
+/// Whether the answer carries a whole-object checksum the SDK verifies the body against (it
+/// leaves composite "...-N" checksums alone).
+fn carries_checksum(answer: &GetObjectOutput) -> bool {
+    [
+        answer.checksum_crc32(),
+        answer.checksum_crc32_c(),
+        answer.checksum_crc64_nvme(),
+        answer.checksum_sha1(),
+        answer.checksum_sha256(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|checksum| !checksum.contains('-'))
+}
+
+/// A HEAD's word on the size of an object whose one GET nothing else checks: a body that
+/// matches a wrong Content-Length would otherwise be taken whole.
+async fn confirm_size(job: &ObjectJob, len: u64, what: &str) -> Result<()> {
+    let head = job
+        .client
+        .head_object()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(what, e))?;
+    let size = head.content_length().and_then(|n| u64::try_from(n).ok());
+    if size == Some(len) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Integrity,
+        format!("{what}: the GET announced {len} bytes, a HEAD {size:?}"),
+    ))
+}
+
 /// The object's CRC32C over all its bytes, when the server keeps one. A multipart object's
 /// composite checksum (a checksum of part checksums, "...-N" on S3) cannot be checked this
 /// way; some stores send it without the suffix and without a type, so an object uploaded in
 /// parts (ETag "...-N") counts as full-object only when the server says so.
-fn whole_object_crc32c(head: &HeadObjectOutput) -> Option<u32> {
-    let uploaded_in_parts = head
+fn whole_object_crc32c(answer: &GetObjectOutput) -> Option<u32> {
+    let uploaded_in_parts = answer
         .e_tag()
         .is_some_and(|etag| etag.trim_matches('"').contains('-'));
-    match head.checksum_type() {
+    match answer.checksum_type() {
         Some(ChecksumType::FullObject) => {}
         None if !uploaded_in_parts => {}
         _ => return None,
     }
-    let encoded = head.checksum_crc32_c().filter(|c| !c.contains('-'))?;
+    let encoded = answer.checksum_crc32_c().filter(|c| !c.contains('-'))?;
     let bytes: [u8; 4] = base64::decode(encoded).ok()?.try_into().ok()?;
     Some(u32::from_be_bytes(bytes))
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Range {
-    offset: u64,
-    len: u64,
+pub struct Range {
+    pub offset: u64,
+    pub len: u64,
+    /// The size of the whole object, which a ranged answer's Content-Range must name.
+    object_len: u64,
     /// The range is the whole object: fetch it without a Range header, so the server sends
     /// (and the SDK verifies) the object's checksum.
     whole: bool,
 }
 
 /// Fetches one range, retrying it alone if its body breaks off or arrives corrupted, and
-/// returns the CRC32C of its bytes.
+/// returns the CRC32C of its bytes and their number. `opened` is the body of a GET of the whole object, whose
+/// first `range.len` bytes are this range: the first attempt reads them from it.
 async fn fetch_range<K: Sink>(
     job: ObjectJob,
     sink: Arc<K>,
     progress: Arc<Progress>,
     etag: Option<String>,
     range: Range,
+    mut opened: Option<ByteStream>,
     what: String,
-) -> Result<u32> {
+) -> Result<(u32, u64)> {
+    let mut range = range;
     let mut reported = 0u64;
     let mut attempt = 1;
     loop {
         // The SDK already retried failed requests; this loop retries bodies that broke off.
-        match fetch_once(
-            &job,
-            sink.as_ref(),
-            &progress,
-            etag.as_deref(),
-            range,
-            &what,
-            &mut reported,
-        )
-        .await?
-        {
+        let part_what = format!(
+            "{what} (bytes {}-{})",
+            range.offset,
+            (range.offset + range.len).saturating_sub(1)
+        );
+        let outcome = match opened.take() {
+            Some(body) => {
+                receive(
+                    body,
+                    sink.as_ref(),
+                    &progress,
+                    range,
+                    &part_what,
+                    &mut reported,
+                    Reading {
+                        read_timeout: read_timeout(&job),
+                        body_goes_on: !range.whole,
+                    },
+                )
+                .await
+            }
+            None => {
+                fetch_once(
+                    &job,
+                    sink.as_ref(),
+                    &progress,
+                    etag.as_deref(),
+                    &mut range,
+                    &part_what,
+                    &mut reported,
+                )
+                .await?
+            }
+        };
+        match outcome {
             Err(err) if retryable(&err) && attempt < job.max_attempts => attempt += 1,
-            outcome => return outcome,
+            outcome => return outcome.map(|crc| (crc, range.len)),
         }
     }
+}
+
+/// The SDK's read timeout ends with the response head; it bounds each wait for body bytes here.
+fn read_timeout(job: &ObjectJob) -> Option<Duration> {
+    job.client
+        .config()
+        .timeout_config()
+        .and_then(|t| t.read_timeout())
 }
 
 /// One GET of `range`. The outer error ends the download; the inner one may be retried.
@@ -174,8 +263,8 @@ async fn fetch_once<K: Sink>(
     sink: &K,
     progress: &Progress,
     etag: Option<&str>,
-    range: Range,
-    what: &str,
+    range: &mut Range,
+    part_what: &str,
     reported: &mut u64,
 ) -> Result<Result<u32>> {
     if range.len == 0 {
@@ -195,14 +284,29 @@ async fn fetch_once<K: Sink>(
     } else {
         request = request.range(format!("bytes={}-{end}", range.offset));
     }
-    let part_what = format!("{what} (bytes {}-{end})", range.offset);
     let response = request
         .send()
         .await
-        .map_err(|e| Error::from_sdk(&part_what, e))?;
+        .map_err(|e| Error::from_sdk(part_what, e))?;
     let sent_len = response
         .content_length()
         .and_then(|n| u64::try_from(n).ok());
+    if let (true, Some(len)) = (range.whole, sent_len) {
+        if len != range.len {
+            // The answer that set the size and this one disagree: the HEAD decides, and if it
+            // sides with this one the first answer was wrong and the download starts over.
+            if let Err(err) = confirm_size(job, len, part_what).await {
+                return Ok(Err(err));
+            }
+            sink.prepare(len).await?;
+            progress.set_total(len);
+            *range = Range {
+                len,
+                object_len: len,
+                ..*range
+            };
+        }
+    }
     if sent_len != Some(range.len) {
         return Ok(Err(Error::new(
             ErrorKind::Integrity,
@@ -212,107 +316,55 @@ async fn fetch_once<K: Sink>(
             ),
         )));
     }
-    // The SDK's read timeout ends with the response head; it bounds each wait for body bytes here.
-    let read_timeout = job
-        .client
-        .config()
-        .timeout_config()
-        .and_then(|t| t.read_timeout());
+    if let Some(total) = response.content_range().and_then(content_range_total) {
+        if total != range.object_len {
+            return Ok(Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{part_what}: the server gives the object {total} bytes, the first answer {}",
+                    range.object_len
+                ),
+            )));
+        }
+    }
     Ok(receive(
         response.body,
         sink,
         progress,
-        range,
-        &part_what,
+        *range,
+        part_what,
         reported,
-        read_timeout,
+        Reading {
+            read_timeout: read_timeout(job),
+            body_goes_on: false,
+        },
     )
     .await)
 }
 
-/// Streams one response body into the sink at the range's offset; returns its CRC32C. Waiting
-/// longer than `read_timeout` for the next bytes fails it as transient, like a stalled socket.
-async fn receive<K: Sink>(
-    mut body: ByteStream,
-    sink: &K,
-    progress: &Progress,
-    range: Range,
-    part_what: &str,
-    reported: &mut u64,
-    read_timeout: Option<Duration>,
-) -> Result<u32> {
-    let mut gathered: Vec<Bytes> = Vec::new();
-    let mut gathered_len = 0usize;
-    let mut written = 0u64;
-    let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
-    loop {
-        let next = body.try_next();
-        let chunk = match read_timeout {
-            Some(limit) => tokio::time::timeout(limit, next).await.map_err(|_| {
-                Error::new(
-                    ErrorKind::Transient,
-                    format!(
-                        "{part_what}: no bytes of the response body arrived for {:.1}s (read_timeout)",
-                        limit.as_secs_f64()
-                    ),
-                )
-            })?,
-            None => next.await,
-        }
-        .map_err(|e| body_error(part_what, &e))?;
-        let done = chunk.is_none();
-        if let Some(chunk) = chunk {
-            if written + (gathered_len + chunk.len()) as u64 > range.len {
-                return Err(Error::new(
-                    ErrorKind::Integrity,
-                    format!("{part_what}: the server sent more bytes than announced"),
-                ));
-            }
-            crc.update(&chunk);
-            gathered_len += chunk.len();
-            gathered.push(chunk);
-        }
-        if gathered_len >= WRITE_CHUNK || (done && gathered_len > 0) {
-            let len = std::mem::take(&mut gathered_len) as u64;
-            sink.write_at(range.offset + written, std::mem::take(&mut gathered))
-                .await?;
-            written += len;
-            if written > *reported {
-                progress.add(written - *reported);
-                *reported = written;
-            }
-        }
-        if done {
-            break;
-        }
-    }
-    if written != range.len {
-        return Err(Error::new(
-            ErrorKind::Transient,
-            format!(
-                "{part_what}: the body ended after {written} of {} bytes",
-                range.len
-            ),
-        ));
-    }
-    Ok(crc.finalize() as u32)
-}
-
-fn body_error(what: &str, err: &aws_sdk_s3::primitives::ByteStreamError) -> Error {
-    let text = crate::error::error_chain(err);
-    let kind = if text.to_ascii_lowercase().contains("checksum mismatch") {
-        ErrorKind::Integrity
-    } else {
-        ErrorKind::Transient
-    };
-    Error::new(
-        kind,
-        format!("{what}: reading the response body failed: {text}"),
-    )
+/// The object size in a Content-Range header, `bytes 0-99/1234`.
+fn content_range_total(header: &str) -> Option<u64> {
+    header.rsplit_once('/')?.1.trim().parse().ok()
 }
 
 /// Broken and corrupted bodies are worth another try of the same range: both usually come
 /// from the network, and a retried range overwrites exactly the bytes it wrote before.
 fn retryable(err: &Error) -> bool {
     matches!(err.kind(), ErrorKind::Transient | ErrorKind::Integrity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_range_total;
+
+    #[test]
+    fn content_range_gives_the_object_size() {
+        assert_eq!(content_range_total("bytes 0-99/1234"), Some(1234));
+        assert_eq!(
+            content_range_total("bytes 8388608-16777215/4299161617"),
+            Some(4_299_161_617)
+        );
+        assert_eq!(content_range_total("bytes 0-99/*"), None);
+        assert_eq!(content_range_total("garbage"), None);
+    }
 }

@@ -6,6 +6,7 @@ mod download;
 mod finish;
 mod parts;
 mod progress;
+mod receive;
 mod sink;
 mod source;
 mod upload;

@@ -14,7 +14,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// A destination of known length that accepts writes at any offset.
 pub trait Sink: Send + Sync + 'static {
-    /// Called once, before any write, with the object's length.
+    /// Called before any write with the object's length, and again should the length turn out
+    /// to be different (the bytes are then all written again).
     fn prepare(&self, len: u64) -> impl Future<Output = Result<()>> + Send;
 
     /// Writes `chunks`, one after the other, starting at `offset`. Taking the chunks as they
@@ -117,12 +118,16 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn prepare(&self, len: u64) -> impl Future<Output = Result<()>> + Send {
-        let created = self.create_temp(len);
-        async move {
-            let (temp, file) = created?;
-            *self.temp.lock().unwrap_or_else(|p| p.into_inner()) = Some((temp, Arc::new(file)));
-            Ok(())
-        }
+        let mut temp = self.temp.lock().unwrap_or_else(|p| p.into_inner());
+        let prepared = match temp.as_ref() {
+            Some((path, file)) => file
+                .set_len(len)
+                .map_err(|e| Error::io(&format!("resizing {}", path.display()), &e)),
+            None => self
+                .create_temp(len)
+                .map(|(path, file)| *temp = Some((path, Arc::new(file)))),
+        };
+        async move { prepared }
     }
 
     fn write_at(&self, offset: u64, chunks: Vec<Bytes>) -> impl Future<Output = Result<()>> + Send {
