@@ -165,22 +165,12 @@ impl Store {
         let result = async {
             let job = self.job(name)?;
             let what = format!("size of {}", job.uri());
-            let head = job
-                .client
-                .head_object()
-                .bucket(&job.bucket)
-                .key(&job.key)
-                .send()
-                .await
-                .map_err(|e| Error::from_sdk(&what, e))?;
-            head.content_length()
-                .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Internal,
-                        format!("{what}: the server sent no size"),
-                    )
-                })
+            job.head_size(&what).await?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("{what}: the server sent no size"),
+                )
+            })
         };
         self.clean(result.await)
     }

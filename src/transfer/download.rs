@@ -144,15 +144,7 @@ fn carries_checksum(answer: &GetObjectOutput) -> bool {
 /// A HEAD's word on the size of an object whose one GET nothing else checks: a body that
 /// matches a wrong Content-Length would otherwise be taken whole.
 async fn confirm_size(job: &ObjectJob, len: u64, what: &str) -> Result<()> {
-    let head = job
-        .client
-        .head_object()
-        .bucket(&job.bucket)
-        .key(&job.key)
-        .send()
-        .await
-        .map_err(|e| Error::from_sdk(what, e))?;
-    let size = head.content_length().and_then(|n| u64::try_from(n).ok());
+    let size = job.head_size(what).await?;
     if size == Some(len) {
         return Ok(());
     }
@@ -192,18 +184,18 @@ pub struct Range {
 }
 
 /// Fetches one range, retrying it alone if its body breaks off or arrives corrupted, and
-/// returns the CRC32C of its bytes and their number. `opened` is the body of a GET of the whole object, whose
-/// first `range.len` bytes are this range: the first attempt reads them from it.
+/// returns the CRC32C of its bytes and their number. `opened` is the body of a GET of the
+/// whole object, whose first `range.len` bytes are this range: the first attempt reads them
+/// from it.
 async fn fetch_range<K: Sink>(
     job: ObjectJob,
     sink: Arc<K>,
     progress: Arc<Progress>,
     etag: Option<String>,
-    range: Range,
+    mut range: Range,
     mut opened: Option<ByteStream>,
     what: String,
 ) -> Result<(u32, u64)> {
-    let mut range = range;
     let mut reported = 0u64;
     let mut attempt = 1;
     loop {
@@ -293,8 +285,9 @@ async fn fetch_once<K: Sink>(
         .and_then(|n| u64::try_from(n).ok());
     if let (true, Some(len)) = (range.whole, sent_len) {
         if len != range.len {
-            // The answer that set the size and this one disagree: the HEAD decides, and if it
-            // sides with this one the first answer was wrong and the download starts over.
+            // The answer that set the size and this one disagree: a HEAD decides, and if it
+            // sides with this one the first answer was wrong; the sink takes the new size and
+            // this answer's body is received whole.
             if let Err(err) = confirm_size(job, len, part_what).await {
                 return Ok(Err(err));
             }

@@ -23,6 +23,7 @@ use aws_sdk_s3::Client;
 use aws_smithy_types::base64;
 
 use crate::config::TransferSettings;
+use crate::error::{Error, Result};
 
 /// The object a transfer moves, and how.
 #[derive(Clone, Debug)]
@@ -47,6 +48,19 @@ impl ObjectJob {
     /// `s3://bucket/key`, for messages.
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The object's size from a HEAD (`None` when the answer gives none).
+    pub async fn head_size(&self, what: &str) -> Result<Option<u64>> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+            .map_err(|e| Error::from_sdk(what, e))?;
+        Ok(head.content_length().and_then(|n| u64::try_from(n).ok()))
     }
 }
 
