@@ -17,7 +17,10 @@ typedef enum s3os_status {
    */
   S3OS_OK = 0,
   /**
-   * A NULL pointer, non-UTF-8 string, unknown key, unparsable value or a name S3 cannot hold.
+   * A NULL pointer, non-UTF-8 string, unknown key, unparsable value or a name S3 cannot hold;
+   * or a request the server refuses for what it asks rather than for who asks: a feature it
+   * does not implement (HTTP 501), an archived object that must be restored first
+   * (InvalidObjectState). Retrying the same call does not help.
    */
   S3OS_INVALID_ARGUMENT = 1,
   /**
@@ -52,6 +55,13 @@ typedef enum s3os_status {
    * A bug in s3os, or an answer it could not interpret.
    */
   S3OS_INTERNAL = 9,
+  /**
+   * No secure connection could be made: the server's certificate did not verify (unknown
+   * issuer, wrong host name, expired) or the endpoint does not speak TLS. Not retried, since
+   * retrying cannot help; the message names the problem. Fix the endpoint or the trust
+   * configuration.
+   */
+  S3OS_TLS = 10,
 } s3os_status;
 
 /**
@@ -97,7 +107,9 @@ struct s3os_config *s3os_config_new(const char *bucket);
  * connect_timeout and read_timeout (seconds), multipart_threshold and multipart_chunksize
  * (bytes, or with KiB/MiB/GiB), max_concurrency, request_checksum_calculation and
  * response_checksum_validation (when_supported|when_required), multipart_checksum_type
- * (full_object|composite), canned_acl.
+ * (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
+ * bodies are covered by the signature; auto signs over http:// only), fsync_downloads
+ * (true|false: flush downloaded files to stable storage before and after the rename).
  * An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
  */
 enum s3os_status s3os_config_set(struct s3os_config *cfg, const char *key, const char *value);
@@ -132,9 +144,12 @@ enum s3os_status s3os_upload_file(struct s3os_store *store,
 
 /**
  * Downloads object `object_name` to the file at `path`, creating missing parent directories.
- * The bytes land in a temporary file beside `path` that is renamed into place only after
- * every byte arrived and was verified; on failure neither remains. If `path` exists and
- * `overwrite` is false, returns `S3OS_ALREADY_EXISTS` before any request. `progress` may be NULL.
+ * The bytes land in a temporary file beside `path` (`<path>.<16 hex digits>.s3os.tmp`) that
+ * is flushed to stable storage and renamed into place only after every byte arrived and was
+ * verified; on failure neither remains (a process killed meanwhile leaves the temporary: the
+ * `.s3os.tmp` suffix marks it for cleanup). If `path` exists and `overwrite` is false, returns
+ * `S3OS_ALREADY_EXISTS` before any request, and also if a file appears there during the
+ * download. `progress` may be NULL.
  */
 enum s3os_status s3os_download_file(struct s3os_store *store,
                                     const char *object_name,

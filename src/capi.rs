@@ -11,35 +11,9 @@ use crate::ffi::{
     self, arg_opt_str, arg_out, arg_ref, arg_str, call_pointer, call_status, call_void,
 };
 use crate::runtime;
+pub use crate::status::s3os_status;
 use crate::store::Store;
 use crate::transfer::Transfer;
-
-/// The outcome of every fallible s3os call. On anything but `S3OS_OK`,
-/// `s3os_last_error()` describes what failed and why.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum s3os_status {
-    /// Success.
-    S3OS_OK = 0,
-    /// A NULL pointer, non-UTF-8 string, unknown key, unparsable value or a name S3 cannot hold.
-    S3OS_INVALID_ARGUMENT = 1,
-    /// The object or bucket does not exist (HTTP 404, NoSuchKey, NoSuchBucket).
-    S3OS_NOT_FOUND = 2,
-    /// The download destination exists and `overwrite` was false. Nothing was transferred.
-    S3OS_ALREADY_EXISTS = 3,
-    /// The credentials were rejected or lack permission (HTTP 403, bad signature, unknown key).
-    S3OS_PERMISSION_DENIED = 4,
-    /// Throttling, 5xx, timeouts or connection failures that outlasted the retries: retry later.
-    S3OS_TRANSIENT = 5,
-    /// A progress callback returned nonzero. Partial work was cleaned up.
-    S3OS_CANCELLED = 6,
-    /// A local file could not be read, created or written.
-    S3OS_IO = 7,
-    /// Received bytes did not match their checksum or announced length.
-    S3OS_INTEGRITY = 8,
-    /// A bug in s3os, or an answer it could not interpret.
-    S3OS_INTERNAL = 9,
-}
 
 /// A store configuration being built: create with `s3os_config_new`, adjust with
 /// `s3os_config_set`, release with `s3os_config_free`.
@@ -85,7 +59,9 @@ pub unsafe extern "C" fn s3os_config_new(bucket: *const c_char) -> *mut s3os_con
 /// connect_timeout and read_timeout (seconds), multipart_threshold and multipart_chunksize
 /// (bytes, or with KiB/MiB/GiB), max_concurrency, request_checksum_calculation and
 /// response_checksum_validation (when_supported|when_required), multipart_checksum_type
-/// (full_object|composite), canned_acl.
+/// (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
+/// bodies are covered by the signature; auto signs over http:// only), fsync_downloads
+/// (true|false: flush downloaded files to stable storage before and after the rename).
 /// An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_config_set(
@@ -164,9 +140,12 @@ pub unsafe extern "C" fn s3os_upload_file(
 }
 
 /// Downloads object `object_name` to the file at `path`, creating missing parent directories.
-/// The bytes land in a temporary file beside `path` that is renamed into place only after
-/// every byte arrived and was verified; on failure neither remains. If `path` exists and
-/// `overwrite` is false, returns `S3OS_ALREADY_EXISTS` before any request. `progress` may be NULL.
+/// The bytes land in a temporary file beside `path` (`<path>.<16 hex digits>.s3os.tmp`) that
+/// is flushed to stable storage and renamed into place only after every byte arrived and was
+/// verified; on failure neither remains (a process killed meanwhile leaves the temporary: the
+/// `.s3os.tmp` suffix marks it for cleanup). If `path` exists and `overwrite` is false, returns
+/// `S3OS_ALREADY_EXISTS` before any request, and also if a file appears there during the
+/// download. `progress` may be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_download_file(
     store: *mut s3os_store,
@@ -282,20 +261,7 @@ pub extern "C" fn s3os_last_error() -> *const c_char {
 /// is not one. Takes an `int` so that any value is safe to pass; never NULL.
 #[no_mangle]
 pub extern "C" fn s3os_status_name(status: c_int) -> *const c_char {
-    let name: &'static [u8] = match status {
-        0 => b"S3OS_OK\0",
-        1 => b"S3OS_INVALID_ARGUMENT\0",
-        2 => b"S3OS_NOT_FOUND\0",
-        3 => b"S3OS_ALREADY_EXISTS\0",
-        4 => b"S3OS_PERMISSION_DENIED\0",
-        5 => b"S3OS_TRANSIENT\0",
-        6 => b"S3OS_CANCELLED\0",
-        7 => b"S3OS_IO\0",
-        8 => b"S3OS_INTEGRITY\0",
-        9 => b"S3OS_INTERNAL\0",
-        _ => b"S3OS_UNKNOWN_STATUS\0",
-    };
-    name.as_ptr().cast()
+    s3os_status::name_of(status).as_ptr()
 }
 
 /// The library version, e.g. "0.1.0". Never NULL.

@@ -56,6 +56,20 @@ pub enum ChecksumWhen {
     WhenRequired,
 }
 
+/// Whether upload bodies are covered by the request signature (SigV4 payload signing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadSigning {
+    /// Sign over `http://`, where nothing else protects the body from being changed on the way
+    /// (a CRC32C can be kept while changing bytes); skip it over `https://`, where TLS does, as
+    /// the AWS SDKs do. The default.
+    Auto,
+    /// Always sign (SHA-256 of every byte uploaded).
+    Always,
+    /// Never sign: the body is covered by its CRC32C only, which detects accidents but not a
+    /// party on the path that changes bytes on purpose. Saves the SHA-256 over plain HTTP.
+    Never,
+}
+
 /// How transfers are split and parallelised (boto3's `TransferConfig` knobs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransferSettings {
@@ -102,6 +116,9 @@ pub struct Config {
     pub response_checksums: ChecksumWhen,
     pub multipart_checksum: MultipartChecksum,
     pub canned_acl: Option<String>,
+    pub payload_signing: PayloadSigning,
+    /// Flush downloaded files (and their directory after the rename) to stable storage.
+    pub fsync_downloads: bool,
 }
 
 /// The canned ACLs S3 defines.
@@ -137,6 +154,8 @@ pub const KEYS: &[&str] = &[
     "response_checksum_validation",
     "multipart_checksum_type",
     "canned_acl",
+    "payload_signing",
+    "fsync_downloads",
 ];
 
 impl Config {
@@ -173,6 +192,8 @@ impl Config {
             response_checksums: ChecksumWhen::WhenSupported,
             multipart_checksum: MultipartChecksum::FullObject,
             canned_acl: None,
+            payload_signing: PayloadSigning::Auto,
+            fsync_downloads: true,
         })
     }
 
@@ -238,6 +259,21 @@ impl Config {
                 }
             }
             "canned_acl" => self.canned_acl = Some(parse_acl(value)?),
+            "payload_signing" => {
+                self.payload_signing = match value {
+                    "auto" => PayloadSigning::Auto,
+                    "always" => PayloadSigning::Always,
+                    "never" => PayloadSigning::Never,
+                    _ => return Err(bad_value(key, "auto, always or never")),
+                }
+            }
+            "fsync_downloads" => {
+                self.fsync_downloads = match value {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(bad_value(key, "true or false")),
+                }
+            }
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown configuration key {key:?}; known keys: {}",
@@ -309,6 +345,19 @@ impl Config {
         Ok(key)
     }
 
+    /// Whether upload bodies are signed: `payload_signing`, with `auto` deciding by the scheme
+    /// of the endpoint (AWS itself is reached over HTTPS).
+    pub fn signs_payloads(&self) -> bool {
+        match self.payload_signing {
+            PayloadSigning::Always => true,
+            PayloadSigning::Never => false,
+            PayloadSigning::Auto => self
+                .endpoint_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("http://")),
+        }
+    }
+
     /// Whether requests name the bucket in the path rather than the host name.
     pub fn path_style(&self) -> bool {
         match self.addressing {
@@ -341,6 +390,8 @@ impl fmt::Debug for Config {
             .field("response_checksums", &self.response_checksums)
             .field("multipart_checksum", &self.multipart_checksum)
             .field("canned_acl", &self.canned_acl)
+            .field("payload_signing", &self.payload_signing)
+            .field("fsync_downloads", &self.fsync_downloads)
             .finish()
     }
 }
@@ -473,6 +524,25 @@ mod tests {
         assert_eq!(cfg, before);
         cfg.set("multipart_checksum_type", "composite").unwrap();
         assert_eq!(cfg.multipart_checksum, MultipartChecksum::Composite);
+    }
+
+    #[test]
+    fn payloads_are_signed_over_plain_http_only_unless_told() {
+        let mut cfg = Config::new("b").unwrap();
+        assert!(!cfg.signs_payloads(), "AWS is reached over HTTPS");
+        cfg.set("endpoint_url", "http://127.0.0.1:9000").unwrap();
+        assert!(cfg.signs_payloads());
+        cfg.set("endpoint_url", "https://minio.internal").unwrap();
+        assert!(!cfg.signs_payloads());
+        cfg.set("payload_signing", "always").unwrap();
+        assert!(cfg.signs_payloads());
+        cfg.set("endpoint_url", "http://127.0.0.1:9000").unwrap();
+        cfg.set("payload_signing", "never").unwrap();
+        assert!(!cfg.signs_payloads());
+        assert!(cfg.set("payload_signing", "sometimes").is_err());
+        assert!(cfg.set("fsync_downloads", "maybe").is_err());
+        cfg.set("fsync_downloads", "false").unwrap();
+        assert!(!cfg.fsync_downloads);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Integrity,
     /// A bug in s3os or an answer it cannot interpret.
     Internal,
+    /// No secure connection: the certificate did not verify, or the endpoint does not speak TLS.
+    Tls,
 }
 
 /// An engine error: its kind and a complete, human-readable message.
@@ -99,7 +101,10 @@ impl Error {
                     .trim_end()
                     .to_string()
             }
-            other => error_chain(other),
+            other => match tls_problem(other) {
+                Some(problem) => problem,
+                None => error_chain(other),
+            },
         };
         Self::new(kind, format!("{what}: {}: {cause}", describe(kind)))
     }
@@ -131,6 +136,7 @@ fn describe(kind: ErrorKind) -> &'static str {
         ErrorKind::Io => "local I/O error",
         ErrorKind::Integrity => "integrity check failed",
         ErrorKind::Internal => "unexpected failure",
+        ErrorKind::Tls => "no secure connection",
     }
 }
 
@@ -143,6 +149,7 @@ where
             classify_service(service.raw().status().as_u16(), service.err().code())
         }
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
+        SdkError::DispatchFailure(_) if tls_problem(err).is_some() => ErrorKind::Tls,
         SdkError::DispatchFailure(failure) => {
             if failure.is_user() {
                 ErrorKind::InvalidArgument
@@ -163,6 +170,50 @@ where
     }
 }
 
+/// What went wrong setting up TLS, if that is why `err` happened: the certificate did not
+/// verify, or the other side does not speak TLS (an `https://` endpoint on a plain-HTTP port).
+pub fn tls_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    // An io::Error's source() skips the error it carries, and hyper-rustls wraps the rustls
+    // error in an io::Error (twice): step into what each io::Error carries instead.
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = next {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(describe_tls(tls));
+        }
+        next = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    None
+}
+
+fn describe_tls(err: &rustls::Error) -> String {
+    use rustls::{CertificateError, Error as Tls};
+    let problem = match err {
+        Tls::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "the server's certificate was issued by an authority this client does not trust (unknown issuer)"
+        }
+        Tls::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => "the server's certificate is for another host name",
+        Tls::InvalidCertificate(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. },
+        ) => "the server's certificate has expired",
+        Tls::InvalidCertificate(
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
+        ) => "the server's certificate is not valid yet (is the clock right?)",
+        Tls::InvalidCertificate(_) => "the server's certificate was rejected",
+        Tls::InvalidMessage(_) | Tls::InappropriateMessage { .. } => {
+            "the endpoint does not speak TLS (is it a plain http:// endpoint?)"
+        }
+        _ => "the TLS handshake failed",
+    };
+    format!("{problem} ({err})")
+}
+
 fn is_credentials_problem<E>(err: &SdkError<E, HttpResponse>) -> bool
 where
     E: std::error::Error + 'static,
@@ -174,6 +225,9 @@ where
 /// Maps an S3 answer to a kind. Codes take precedence because some servers use odd statuses.
 pub fn classify_service(status: u16, code: Option<&str>) -> ErrorKind {
     match code.unwrap_or("") {
+        // Retrying cannot help: the server does not implement what was asked, or the object
+        // must first be restored from an archive storage class.
+        "NotImplemented" | "InvalidObjectState" => return ErrorKind::InvalidArgument,
         "NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload" => return ErrorKind::NotFound,
         "AccessDenied"
         | "SignatureDoesNotMatch"
@@ -202,6 +256,7 @@ pub fn classify_service(status: u16, code: Option<&str>) -> ErrorKind {
         404 => ErrorKind::NotFound,
         401 | 403 => ErrorKind::PermissionDenied,
         408 | 409 | 412 | 429 => ErrorKind::Transient,
+        501 => ErrorKind::InvalidArgument,
         500..=599 => ErrorKind::Transient,
         400..=499 => ErrorKind::InvalidArgument,
         _ => ErrorKind::Internal,
@@ -244,6 +299,16 @@ mod tests {
             classify_service(400, Some("XAmzContentSHA256Mismatch")),
             ErrorKind::Integrity
         );
+        assert_eq!(classify_service(501, None), ErrorKind::InvalidArgument);
+        assert_eq!(
+            classify_service(501, Some("NotImplemented")),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            classify_service(403, Some("InvalidObjectState")),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(classify_service(502, None), ErrorKind::Transient);
     }
 
     #[test]

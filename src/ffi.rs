@@ -6,35 +6,35 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::capi::s3os_status;
 use crate::error::{Error, ErrorKind, Result};
+use crate::status::s3os_status;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
+/// What `s3os_last_error()` gives when this thread's slot is gone: a pthread key destructor
+/// calling s3os runs after the thread's Rust thread-locals were destroyed.
+const NO_SLOT: &CStr = c"s3os: no error message is available while this thread is exiting";
+
+/// Records `message` as this thread's last error. Never panics: without a slot (thread exit)
+/// the message is dropped.
 fn set_last_error(message: &str) {
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = message;
+        }
+    });
 }
 
 /// This thread's last error message; valid until the next s3os call on this thread.
 pub fn last_error() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
-}
-
-pub fn status_of(kind: ErrorKind) -> s3os_status {
-    match kind {
-        ErrorKind::InvalidArgument => s3os_status::S3OS_INVALID_ARGUMENT,
-        ErrorKind::NotFound => s3os_status::S3OS_NOT_FOUND,
-        ErrorKind::AlreadyExists => s3os_status::S3OS_ALREADY_EXISTS,
-        ErrorKind::PermissionDenied => s3os_status::S3OS_PERMISSION_DENIED,
-        ErrorKind::Transient => s3os_status::S3OS_TRANSIENT,
-        ErrorKind::Cancelled => s3os_status::S3OS_CANCELLED,
-        ErrorKind::Io => s3os_status::S3OS_IO,
-        ErrorKind::Integrity => s3os_status::S3OS_INTEGRITY,
-        ErrorKind::Internal => s3os_status::S3OS_INTERNAL,
-    }
+    LAST_ERROR
+        .try_with(|slot| slot.try_borrow().map(|message| message.as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(NO_SLOT.as_ptr())
 }
 
 fn panic_error(payload: &(dyn std::any::Any + Send)) -> Error {
@@ -49,29 +49,36 @@ fn panic_error(payload: &(dyn std::any::Any + Send)) -> Error {
     )
 }
 
-/// Runs the body of a status-returning function. The last error is cleared first, so after
-/// `S3OS_OK` `s3os_last_error()` is empty.
+/// Runs the body of a status-returning function. The last error is cleared first, and again
+/// on success: a failing call made from a callback during the body must not leave its message
+/// behind an `S3OS_OK`.
 pub fn call_status(body: impl FnOnce() -> Result<()>) -> s3os_status {
-    set_last_error("");
-    let error = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => return s3os_status::S3OS_OK,
-        Ok(Err(error)) => error,
-        Err(payload) => panic_error(payload.as_ref()),
-    };
-    set_last_error(error.message());
-    status_of(error.kind())
+    match run(body) {
+        Ok(()) => s3os_status::S3OS_OK,
+        Err(kind) => s3os_status::of(kind),
+    }
 }
 
 /// Runs the body of a pointer-returning function: NULL (and a last error) on failure.
 pub fn call_pointer<T>(body: impl FnOnce() -> Result<*mut T>) -> *mut T {
+    run(body).unwrap_or(std::ptr::null_mut())
+}
+
+/// Runs `body` with panics caught and leaves its outcome in this thread's last error.
+fn run<T>(body: impl FnOnce() -> Result<T>) -> Result<T, ErrorKind> {
     set_last_error("");
-    let error = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(pointer)) => return pointer,
-        Ok(Err(error)) => error,
-        Err(payload) => panic_error(payload.as_ref()),
-    };
-    set_last_error(error.message());
-    std::ptr::null_mut()
+    let outcome = catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|payload| Err(panic_error(payload.as_ref())));
+    match outcome {
+        Ok(value) => {
+            set_last_error("");
+            Ok(value)
+        }
+        Err(error) => {
+            set_last_error(error.message());
+            Err(error.kind())
+        }
+    }
 }
 
 /// Runs the body of a function that cannot report failure (the `_free` functions).

@@ -9,6 +9,7 @@ pub mod error;
 mod ffi;
 mod retry;
 pub mod runtime;
+pub mod status;
 pub mod store;
 pub mod transfer;
 

@@ -28,3 +28,30 @@ impl ClassifyRetry for TooManyRequests {
         RetryClassifierPriority::run_before(RetryClassifierPriority::http_status_code_classifier())
     }
 }
+
+/// Stops retries of a connection whose TLS setup failed for a reason another attempt cannot
+/// change: a certificate that does not verify, or an endpoint that does not speak TLS. The SDK
+/// would otherwise treat it as a transient I/O error and try again.
+#[derive(Debug)]
+pub struct TlsFailuresAreFinal;
+
+impl ClassifyRetry for TlsFailuresAreFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let connector = match ctx.output_or_error() {
+            Some(Err(err)) => err.as_connector_error(),
+            _ => None,
+        };
+        match connector {
+            Some(err) if crate::error::tls_problem(err).is_some() => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "s3os: TLS failures are final"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_before(RetryClassifierPriority::transient_error_classifier())
+    }
+}

@@ -38,6 +38,23 @@ fn worker_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
 
+/// Blocks SIGPIPE in the calling thread (each of the runtime's threads). A write to a
+/// connection the server has closed raises SIGPIPE in the thread that wrote, and with the
+/// default disposition, which C programs have, that kills the whole process instead of failing
+/// the write with EPIPE. A signal raised by a write is directed at that thread, so blocking it
+/// in s3os's own threads leaves the host's signal handling as it was; the signal stays pending
+/// in the thread, harmlessly.
+fn block_sigpipe() {
+    // SAFETY: a local signal set, initialised by sigemptyset before use; pthread_sigmask only
+    // changes the calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// The runtime for this process, building it on first use (or first use after a fork).
 pub fn runtime() -> Result<Arc<Runtime>> {
     let pid = std::process::id();
@@ -52,6 +69,7 @@ pub fn runtime() -> Result<Arc<Runtime>> {
         let runtime = Builder::new_multi_thread()
             .worker_threads(worker_threads())
             .thread_name("s3os-worker")
+            .on_thread_start(block_sigpipe)
             // File reads and writes run here; more threads than this only add contention.
             .max_blocking_threads(16)
             .enable_all()

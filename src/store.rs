@@ -9,7 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::types::ObjectCannedAcl;
+use aws_sdk_s3::types::{EncodingType, ObjectCannedAcl};
 use aws_sdk_s3::Client;
 
 use crate::config::{ChecksumWhen, Config, MultipartChecksum, RetryMode};
@@ -81,6 +81,7 @@ impl Store {
         let mut builder = aws_sdk_s3::config::Builder::from(&shared)
             .retry_config(retry)
             .retry_classifier(crate::retry::TooManyRequests)
+            .retry_classifier(crate::retry::TlsFailuresAreFinal)
             .timeout_config(timeouts)
             .force_path_style(config.path_style())
             .request_checksum_calculation(match config.request_checksums {
@@ -157,6 +158,7 @@ impl Store {
             full_object_checksum: config.multipart_checksum == MultipartChecksum::FullObject,
             canned_acl: config.canned_acl.as_deref().map(ObjectCannedAcl::from),
             max_attempts: config.max_attempts,
+            sign_payloads: config.signs_payloads(),
         })
     }
 
@@ -205,18 +207,35 @@ impl Store {
                 .list_objects_v2()
                 .bucket(&config.bucket)
                 .prefix(&full_prefix)
+                // Keys with characters XML cannot carry (control characters) would make the
+                // whole page unreadable; URL-encoded, every key comes through.
+                .encoding_type(EncodingType::Url)
                 .set_continuation_token(continuation)
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk(&what, e))?;
-            let objects = page
-                .contents()
-                .iter()
-                .filter_map(|object| {
-                    let name = object.key()?.strip_prefix(config.prefix.as_str())?;
-                    Some((name.to_string(), object.size().unwrap_or(0).max(0) as u64))
-                })
-                .collect();
+            let encoded = page.encoding_type() == Some(&EncodingType::Url)
+                && page
+                    .contents()
+                    .iter()
+                    .all(|object| object.key().is_none_or(looks_url_encoded));
+            let mut objects = Vec::new();
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let key = if encoded {
+                    url_decode(key).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Internal,
+                            format!("{what}: the server sent a key that is not URL-encoded UTF-8: {key:?}"),
+                        )
+                    })?
+                } else {
+                    key.to_string()
+                };
+                if let Some(name) = key.strip_prefix(config.prefix.as_str()) {
+                    objects.push((name.to_string(), object.size().unwrap_or(0).max(0) as u64));
+                }
+            }
             let next = page
                 .is_truncated()
                 .unwrap_or(false)
@@ -270,7 +289,78 @@ impl Store {
         progress: Arc<Progress>,
     ) -> Result<()> {
         self.job(name)?;
-        let sink = FileSink::new(path, overwrite)?;
+        let sink = FileSink::new(path, overwrite, self.inner.config.fsync_downloads)?;
         self.download(name, sink, progress).await
+    }
+}
+
+/// Whether `key` can be a URL-encoded key: some servers answer `EncodingType=url` without
+/// encoding anything, and their raw keys then give themselves away by characters an encoder
+/// never leaves as they are. (A raw key made only of such characters as `+` and `%41` cannot be
+/// told apart; on those servers it is decoded like an encoded one.)
+fn looks_url_encoded(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    bytes.iter().enumerate().all(|(at, &byte)| match byte {
+        b'%' => {
+            bytes.get(at + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(at + 2).is_some_and(u8::is_ascii_hexdigit)
+        }
+        b'!'..=b'~' => !matches!(
+            byte,
+            b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+        ),
+        _ => false,
+    })
+}
+
+/// Decodes a key of a listing sent with `EncodingType=url`: `%XX` escapes and, as S3 writes
+/// spaces, `+`. `None` if the result is not UTF-8.
+fn url_decode(key: &str) -> Option<String> {
+    let bytes = key.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'%' => {
+                let hex = key.get(at + 1..at + 3)?;
+                decoded.push(u8::from_str_radix(hex, 16).ok()?);
+                at += 3;
+            }
+            b'+' => {
+                decoded.push(b' ');
+                at += 1;
+            }
+            byte => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_keys_decode_like_s3_encodes_them() {
+        assert_eq!(url_decode("ctl%01x").as_deref(), Some("ctl\u{1}x"));
+        assert_eq!(url_decode("a%2Bb+c%20d").as_deref(), Some("a+b c d"));
+        assert_eq!(url_decode("caf%C3%A9/x").as_deref(), Some("café/x"));
+        assert_eq!(url_decode("bad%C3"), None);
+        assert_eq!(url_decode("bad%2"), None);
+        assert_eq!(url_decode("bad%zz"), None);
+    }
+
+    #[test]
+    fn raw_keys_are_told_from_encoded_ones() {
+        assert!(looks_url_encoded("a%2Bb+c/d~e_f.g-h"));
+        assert!(!looks_url_encoded("a b"));
+        assert!(!looks_url_encoded("café"));
+        assert!(!looks_url_encoded("ctl\u{1}x"));
+        assert!(!looks_url_encoded("100%"));
+        assert!(!looks_url_encoded("a%zz"));
+        assert!(!looks_url_encoded("a{b}"));
     }
 }

@@ -287,3 +287,203 @@ fn the_library_exports_exactly_the_functions_of_the_header() {
     );
     assert_eq!(exported, declared);
 }
+
+/// A server that reads the start of every request and then closes the connection, as a server
+/// that dies mid-upload does: first its end of the sending direction (the client keeps
+/// writing into a half-closed connection), then the socket, with unread bytes, which resets it.
+fn drop_every_connection_mid_request() -> std::net::SocketAddr {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut received = 0;
+                while received < 256 * 1024 {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => received += n,
+                    }
+                }
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_dropped_connection_fails_the_call_without_killing_a_c_program() {
+    use support::proxy::{Fault, Proxy};
+    let server = server();
+    let dir = scratch("sigpipe");
+    let file = write_file(&dir, "data.bin", &pattern(16 * MIB, 3));
+    let direct = support::store(&server, &[]);
+    direct.upload("object", &file).unwrap();
+    let proxy = Proxy::start(server.addr);
+    proxy.inject(
+        |r| r.operation() == "GetObject",
+        Fault::ResetResponse {
+            after: Some(256 * 1024),
+        },
+        0,
+        usize::MAX,
+    );
+    let dropping = drop_every_connection_mid_request();
+    let mut args = vec![
+        file.to_str().unwrap().to_string(),
+        format!("http://{dropping}"),
+        dir.join("target").to_str().unwrap().to_string(),
+        proxy.endpoint(),
+    ];
+    args.extend(settings_args(&server));
+    // One PUT of 16 MiB, so the connection drops while the body is being written.
+    args.extend(["multipart_threshold=64MiB".into(), "max_attempts=2".into()]);
+    let out = run(&compile("tests/c/sigpipe.c"), &args);
+    assert!(out.contains("both calls returned"), "{out}");
+    assert!(!dir.join("target").exists());
+}
+
+#[test]
+fn calls_from_a_thread_exit_destructor_answer() {
+    let server = server();
+    let out = run(&compile("tests/c/thread_exit.c"), &settings_args(&server));
+    assert!(
+        out.contains("every call from the key destructor answered"),
+        "{out}"
+    );
+}
+
+/// Builds tests/c/fs_calls.c, the file-system call logger, as a library to preload.
+fn fs_calls_library() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = scratch("fs-calls").join("fs_calls.so");
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args([
+            "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", "-o",
+        ])
+        .arg(&out)
+        .arg(root.join("tests/c/fs_calls.c"))
+        .arg("-ldl")
+        .status()
+        .expect("running the C compiler");
+    assert!(status.success(), "compiling tests/c/fs_calls.c failed");
+    out
+}
+
+/// Runs tests/c/download.c with the file-system logger preloaded; returns its output and the
+/// logged calls.
+fn logged_download(
+    server: &LocalS3,
+    target: &Path,
+    overwrite: bool,
+    settings: &[&str],
+    env: &[(&str, &str)],
+) -> (String, Vec<String>) {
+    let log = target.with_extension("fs-log");
+    let _ = std::fs::remove_file(&log);
+    let mut args = vec![
+        "object".to_string(),
+        target.to_str().unwrap().to_string(),
+        if overwrite { "1" } else { "0" }.to_string(),
+    ];
+    args.extend(settings_args(server));
+    args.extend(settings.iter().map(|s| s.to_string()));
+    let program = compile("tests/c/download.c");
+    let mut command = Command::new(&program);
+    command
+        .args(&args)
+        .env("LD_PRELOAD", fs_calls_library())
+        .env("S3OS_FS_LOG", &log)
+        .envs(env.iter().copied());
+    let out = run_with(&mut command, &program);
+    let calls = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    (out, calls)
+}
+
+#[test]
+fn downloads_reach_stable_storage_before_and_after_the_rename() {
+    let server = server();
+    let dir = scratch("durable");
+    let data = pattern(11 * MIB, 4);
+    support::store(&server, &[])
+        .upload("object", &write_file(&dir, "source", &data))
+        .unwrap();
+    let out_dir = dir.join("out");
+    let target = out_dir.join("ckpt.bin");
+    let (t, d) = (target.to_str().unwrap(), out_dir.to_str().unwrap());
+    let is_temp = |path: &str| path.starts_with(&format!("{t}.")) && path.ends_with(".s3os.tmp");
+
+    for (overwrite, commit) in [(false, "linkat"), (true, "rename")] {
+        let (out, calls) = logged_download(&server, &target, overwrite, &[], &[]);
+        assert!(out.contains("download: S3OS_OK"), "{out}");
+        assert!(std::fs::read(&target).unwrap() == data);
+        let shape: Vec<(&str, Vec<&str>)> = calls
+            .iter()
+            .map(|line| {
+                let mut words = line.split(' ');
+                (words.next().unwrap(), words.collect())
+            })
+            .collect();
+        assert_eq!(shape.len(), 3, "{calls:#?}");
+        assert!(
+            shape[0].0 == "fdatasync" && is_temp(shape[0].1[0]),
+            "{calls:#?}"
+        );
+        assert!(
+            shape[1].0 == commit && is_temp(shape[1].1[0]) && shape[1].1[1] == t,
+            "{calls:#?}"
+        );
+        assert!(shape[2] == ("fsync", vec![d]), "{calls:#?}");
+    }
+
+    let (out, calls) = logged_download(&server, &target, true, &["fsync_downloads=false"], &[]);
+    assert!(out.contains("download: S3OS_OK"), "{out}");
+    assert!(
+        calls.iter().all(|c| !c.contains("sync")),
+        "flushed although asked not to: {calls:#?}"
+    );
+}
+
+#[test]
+fn without_hard_links_a_target_that_appears_meanwhile_is_kept() {
+    let server = server();
+    let dir = scratch("no-links");
+    let data = pattern(MIB, 6);
+    support::store(&server, &[])
+        .upload("object", &write_file(&dir, "source", &data))
+        .unwrap();
+    let target = dir.join("out").join("ckpt.bin");
+    let t = target.to_str().unwrap();
+
+    let (out, calls) = logged_download(&server, &target, false, &[], &[("S3OS_FS_NO_LINKS", "1")]);
+    assert!(out.contains("download: S3OS_OK"), "{out}");
+    assert!(std::fs::read(&target).unwrap() == data);
+    assert!(
+        calls.iter().any(|c| c.starts_with("renameat2-noreplace")),
+        "{calls:#?}"
+    );
+
+    std::fs::remove_file(&target).unwrap();
+    let (out, calls) = logged_download(
+        &server,
+        &target,
+        false,
+        &[],
+        &[("S3OS_FS_NO_LINKS", "1"), ("S3OS_FS_RACE", t)],
+    );
+    assert!(calls.iter().any(|c| c.starts_with("raced")), "{calls:#?}");
+    assert!(out.contains("download: S3OS_ALREADY_EXISTS"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "written by another process"
+    );
+    assert!(temporaries(&dir.join("out")).is_empty());
+}

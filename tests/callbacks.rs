@@ -135,3 +135,53 @@ fn a_list_callback_can_stop_early() {
     assert_eq!(status, s3os_status::S3OS_OK);
     assert_eq!(seen, 2);
 }
+
+#[test]
+fn a_failure_inside_a_callback_leaves_no_message_behind_a_success() {
+    // The message of a failing call made from a callback is the last error until the outer
+    // call returns; once it returns S3OS_OK, there is no error.
+    unsafe extern "C" fn fail_inside(_done: u64, _total: u64, user_data: *mut c_void) -> c_int {
+        let store = user_data as *mut s3os_store;
+        let mut size = 0;
+        let status = unsafe { s3os_object_size(store, c("missing").as_ptr(), &mut size) };
+        assert_eq!(status, s3os_status::S3OS_NOT_FOUND);
+        assert!(!last_error().is_empty());
+        0
+    }
+    unsafe extern "C" fn fail_while_listing(
+        _name: *const c_char,
+        _size: u64,
+        user_data: *mut c_void,
+    ) -> c_int {
+        unsafe { fail_inside(0, 0, user_data) }
+    }
+    let server = server();
+    let store = store(&server, &[]);
+    let dir = scratch("reentrant-error");
+    let source = write_file(&dir, "source", &pattern(MIB, 2));
+    let status = unsafe {
+        s3os_upload_file(
+            store.0,
+            c("object").as_ptr(),
+            c(source.to_str().unwrap()).as_ptr(),
+            Some(fail_inside),
+            store.0 as *mut c_void,
+        )
+    };
+    assert_eq!(status, s3os_status::S3OS_OK);
+    assert_eq!(last_error(), "", "a callback's failure outlived the upload");
+    let status = unsafe {
+        s3os_list_objects(
+            store.0,
+            std::ptr::null(),
+            Some(fail_while_listing),
+            store.0 as *mut c_void,
+        )
+    };
+    assert_eq!(status, s3os_status::S3OS_OK);
+    assert_eq!(
+        last_error(),
+        "",
+        "a callback's failure outlived the listing"
+    );
+}

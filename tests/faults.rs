@@ -130,6 +130,8 @@ struct Case {
     rejected_put_lands: bool,
     /// Requests the recovery adds beyond retrying the victim.
     also_sent: &'static [&'static str],
+    /// Settings of the store under test beyond the usual ones.
+    settings: &'static [(&'static str, &'static str)],
 }
 
 impl Case {
@@ -144,6 +146,7 @@ impl Case {
             victim: None,
             rejected_put_lands: false,
             also_sent: &[],
+            settings: &[],
         }
     }
 }
@@ -187,16 +190,27 @@ fn run_in(title: &str, retry_mode: &str, within: Duration, cases: Vec<Case>) {
 }
 
 fn through(server: &LocalS3, proxy: &Proxy, max_attempts: usize, retry_mode: &str) -> CStore {
+    through_with(
+        server,
+        proxy,
+        &[
+            ("max_attempts", max_attempts.to_string()),
+            ("retry_mode", retry_mode.to_string()),
+        ],
+    )
+}
+
+/// A store through `proxy` with the suite's timeouts and `extra` settings.
+fn through_with(server: &LocalS3, proxy: &Proxy, extra: &[(&str, String)]) -> CStore {
     let mut settings = base_settings(server);
     for (key, value) in [
         ("endpoint_url", proxy.endpoint()),
-        ("max_attempts", max_attempts.to_string()),
-        ("retry_mode", retry_mode.to_string()),
         ("read_timeout", READ_TIMEOUT.to_string()),
         ("connect_timeout", CONNECT_TIMEOUT.to_string()),
     ] {
         settings.push((key.into(), value));
     }
+    settings.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     store_with(BUCKET, &settings).expect("a store through the proxy")
 }
 
@@ -242,7 +256,12 @@ fn check(
         Mode::Always => usize::MAX,
     };
     let fault = proxy.inject(move |r| r.label() == hit, case.fault.clone(), 0, times);
-    let store = through(server, &proxy, case.mode.max_attempts(), retry_mode);
+    let mut store_settings = vec![
+        ("max_attempts", case.mode.max_attempts().to_string()),
+        ("retry_mode", retry_mode.to_string()),
+    ];
+    store_settings.extend(case.settings.iter().map(|(k, v)| (*k, v.to_string())));
+    let store = through_with(server, &proxy, &store_settings);
 
     let started = Instant::now();
     let result = match case.dir {
@@ -362,6 +381,7 @@ fn request_fault(fault: &Fault) -> bool {
             | Fault::StallRequest { .. }
             | Fault::ThrottleRequest { .. }
             | Fault::CorruptRequest { .. }
+            | Fault::ForgeRequestTail
             | Fault::LateRequestEnd { .. }
             | Fault::Respond { .. }
     )
@@ -505,12 +525,21 @@ fn corrupted_bytes() {
     let up = Fault::CorruptRequest { at: MID };
     let down = Fault::CorruptResponse { at: MID };
     let integrity = Expect::Fails(S3OS_INTEGRITY);
-    let mut always_bad_put = Case::new(up.clone(), Up, Small, Always, integrity);
-    always_bad_put.rejected_put_lands = true;
+    // Unsigned, an upload's body is covered by its CRC32C alone, which the server checks.
+    let crc_only: &[(&str, &str)] = &[("payload_signing", "never")];
+    let mut bad_crc_once = Case::new(up.clone(), Up, Small, Once, Expect::Retried(1));
+    bad_crc_once.settings = crc_only;
+    let mut bad_crc_always = Case::new(up.clone(), Up, Small, Always, integrity);
+    bad_crc_always.settings = crc_only;
+    bad_crc_always.rejected_put_lands = true;
     let mut cases = vec![
         // The server checks the PUT's CRC32C and answers BadDigest; the PUT is sent again.
-        Case::new(up, Up, Small, Once, Expect::Retried(1)),
-        always_bad_put,
+        bad_crc_once,
+        bad_crc_always,
+        // Signed (the default over plain HTTP), the body's SHA-256 is checked first: S3 answers
+        // XAmzContentSHA256Mismatch (S3OS_INTEGRITY), s3s-fs a 500, retried as transient.
+        Case::new(up.clone(), Up, Small, Once, Expect::Retried(1)),
+        Case::new(up, Up, Small, Always, Expect::Fails(S3OS_TRANSIENT)),
         // The SDK checks the whole-object GET against its CRC32C; the GET is sent again.
         Case::new(down.clone(), Down, Small, Once, Expect::Retried(1)),
         Case::new(down.clone(), Down, Small, Always, integrity),
@@ -541,6 +570,137 @@ fn corruption_reported_by_the_server() {
         }
         run(&format!("400 {code}"), cases);
     }
+}
+
+#[test]
+fn bodies_changed_on_the_way_with_their_crc32c_kept() {
+    // Over plain HTTP the body is covered by the signature (SHA-256), which the server checks:
+    // a body changed on the way, even with its CRC32C kept, is refused and sent again, and a
+    // persistent tamperer makes the upload fail. Nothing forged is ever reported stored. S3
+    // refuses such a body as XAmzContentSHA256Mismatch (S3OS_INTEGRITY, see
+    // `corruption_reported_by_the_server`); s3s-fs answers 500, which is retried as transient.
+    use Dir::*;
+    use Mode::*;
+    use Size::*;
+    let forge = Fault::ForgeRequestTail;
+    let refused = Expect::Fails(S3OS_TRANSIENT);
+    run(
+        "forged body",
+        vec![
+            Case::new(forge.clone(), Up, Small, Once, Expect::Retried(1)),
+            Case::new(forge.clone(), Up, Small, Always, refused),
+            Case::new(forge.clone(), Up, Multipart, Once, Expect::Retried(1)),
+            Case::new(forge, Up, Multipart, Always, refused),
+        ],
+    );
+}
+
+#[test]
+fn without_payload_signing_a_kept_crc32c_lets_a_forged_body_through() {
+    // What `payload_signing=never` gives up over plain HTTP, shown so that the test above is
+    // known to test the signature: the forged body keeps its CRC32C, and the server stores it.
+    let server = server();
+    let dir = scratch("forged");
+    let data = pattern(SMALL, 404);
+    let source = write_file(&dir, "source", &data);
+    let proxy = Proxy::start(server.addr);
+    let forged = proxy.inject(
+        |r| r.operation() == "PutObject",
+        Fault::ForgeRequestTail,
+        0,
+        1,
+    );
+    let mut settings = base_settings(&server);
+    settings.push(("endpoint_url".into(), proxy.endpoint()));
+    settings.push(("payload_signing".into(), "never".into()));
+    let store = store_with(BUCKET, &settings).unwrap();
+    store.upload("forged", &source).unwrap();
+    assert_eq!(proxy.fired(forged), 1);
+    let check = dir.join("check");
+    support::store(&server, &[])
+        .download("forged", &check, false)
+        .unwrap();
+    let stored = std::fs::read(&check).unwrap();
+    assert_ne!(stored, data, "the body was not changed on the way");
+    assert_eq!(stored.len(), data.len());
+    assert_eq!(crc32c::crc32c(&stored), crc32c::crc32c(&data));
+}
+
+#[test]
+fn answers_that_retrying_cannot_change_are_reported_at_once() {
+    // A feature the server does not implement, and an archived object, are not transient:
+    // one request, and a status that says the call itself must change.
+    let server = server();
+    let dir = scratch("final");
+    let source = write_file(&dir, "source", &pattern(SMALL, 3));
+    support::store(&server, &[])
+        .upload("archived", &source)
+        .unwrap();
+    let cases: [(&str, u16, &str, s3os_status); 3] = [
+        ("PutObject", 501, "NotImplemented", S3OS_INVALID_ARGUMENT),
+        ("PutObject", 501, "", S3OS_INVALID_ARGUMENT),
+        (
+            "GetObject",
+            403,
+            "InvalidObjectState",
+            S3OS_INVALID_ARGUMENT,
+        ),
+    ];
+    for (operation, status, code, expected) in cases {
+        let proxy = Proxy::start(server.addr);
+        let fault = proxy.inject(
+            move |r| r.operation() == operation,
+            Fault::Respond { status, code },
+            0,
+            usize::MAX,
+        );
+        let store = through(&server, &proxy, 3, "standard");
+        let result = match operation {
+            "PutObject" => store.upload("new", &source),
+            _ => store.download("archived", &dir.join("out"), true),
+        };
+        let (got, message) = result.expect_err("the call succeeded");
+        assert_eq!(got, expected, "{status} {code}: {message}");
+        assert!(message.contains(&status.to_string()), "{message}");
+        assert_eq!(proxy.fired(fault), 1, "{status} {code}: {:?}", proxy.log());
+    }
+}
+
+#[test]
+fn an_abort_answered_no_such_upload_leaves_nothing_and_says_so() {
+    // The abort after a failed part is answered NoSuchUpload: there is nothing left to abort,
+    // and the message must not claim that parts may remain. (Here the answer is the proxy's
+    // and the upload does exist: the check for parts that follows every abort finds them, and
+    // they are aborted.)
+    let server = server();
+    let dir = scratch("abort-gone");
+    let source = write_file(&dir, "source", &pattern(LARGE, 8));
+    let proxy = Proxy::start(server.addr);
+    proxy.inject(
+        |r| r.label() == "UploadPart 2",
+        Fault::Respond {
+            status: 400,
+            code: "InvalidRequest",
+        },
+        0,
+        usize::MAX,
+    );
+    let gone = proxy.inject(
+        |r| r.operation() == "AbortMultipartUpload",
+        Fault::Respond {
+            status: 404,
+            code: "NoSuchUpload",
+        },
+        0,
+        1,
+    );
+    let store = through(&server, &proxy, 2, "standard");
+    let (status, message) = store.upload("object", &source).unwrap_err();
+    assert_eq!(proxy.fired(gone), 1, "{:?}", proxy.log());
+    assert_eq!(status, S3OS_INVALID_ARGUMENT, "{message}");
+    assert!(!message.contains("may remain"), "{message}");
+    assert!(message.contains("InvalidRequest"), "{message}");
+    assert_eq!(server.unfinished_uploads(), Vec::<String>::new());
 }
 
 #[test]

@@ -202,6 +202,32 @@ fn download_creates_parents_and_leaves_nothing_on_failure() {
 }
 
 #[test]
+fn targets_with_names_up_to_the_file_system_limit_download() {
+    // The temporary's name adds 26 bytes to the target's; it is shortened to fit 255.
+    let server = server();
+    let store = store(&server, &[]);
+    let dir = scratch("long-names");
+    store
+        .upload("obj", &write_file(&dir, "src", b"abc"))
+        .unwrap();
+    let out = dir.join("out");
+    let names = [
+        "a".repeat(230),
+        "b".repeat(255),
+        // 127 two-byte characters and one byte: a cut must not split a character.
+        format!("{}x", "\u{e9}".repeat(127)),
+    ];
+    for name in names {
+        assert!(name.len() >= 230 && name.len() <= 255, "{}", name.len());
+        let target = out.join(&name);
+        store.download("obj", &target, false).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"abc");
+        store.download("obj", &target, true).unwrap();
+    }
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+}
+
+#[test]
 fn cancelling_a_multipart_upload_aborts_it_on_the_server() {
     let server = server();
     let store = store(&server, &[("max_concurrency", "2")]);

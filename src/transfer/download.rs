@@ -2,19 +2,21 @@
 //! that GET's body serves the first part and ranged GETs, pinned with If-Match to its ETag,
 //! fetch the others in parallel, each written at its offset into the sink.
 //!
-//! Lengths are checked against two sources: every ranged answer's Content-Range must name the
-//! size the first answer announced, and an object fetched in one GET whose bytes no checksum
-//! covers has its size confirmed by a HEAD. When the server keeps a whole-object CRC32C, the
-//! CRCs of the ranges are combined and compared with it before commit.
+//! Lengths are checked against two sources: every ranged answer's Content-Range must name
+//! exactly the range asked for and the size the first answer announced, and an object fetched
+//! in one GET whose bytes no checksum covers has its size confirmed by a HEAD. When the server
+//! keeps a CRC of the whole object (CRC32, CRC32C or CRC64NVME), the CRCs of the ranges are
+//! combined and compared with it before commit; an object with only a SHA comes in one stream
+//! the SDK checks (see `checksum`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
-use aws_smithy_types::base64;
+use aws_sdk_s3::types::ChecksumMode;
 
+use super::checksum::{whole_object_checksum, Crc, WholeChecksum};
 use super::parts::{run_all, InFlight, PartPlan};
 use super::progress::Progress;
 use super::receive::{receive, Reading};
@@ -43,13 +45,19 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
                 format!("{what}: the server sent no object size"),
             )
         })?;
-    let expected_crc = if job.verify_checksums {
-        whole_object_crc32c(&first)
+    let checksum = if job.verify_checksums {
+        whole_object_checksum(&first)
     } else {
-        None
+        WholeChecksum::Nothing
+    };
+    let expected_crc = match checksum {
+        WholeChecksum::Crc { crc, value } => Some((crc, value)),
+        _ => None,
     };
     let etag = first.e_tag().map(str::to_string);
-    let plan = if len < job.settings.multipart_threshold.max(1) {
+    let one_stream =
+        len < job.settings.multipart_threshold.max(1) || checksum == WholeChecksum::Sha;
+    let plan = if one_stream {
         PartPlan::new(len, len.max(1))
     } else {
         PartPlan::new(len, job.settings.part_size)
@@ -63,7 +71,7 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
     let sink = Arc::new(sink);
     let first_body = Arc::new(Mutex::new(Some(first.body)));
 
-    let range_crcs = Arc::new(Mutex::new(vec![(0u32, 0u64); plan.count as usize]));
+    let range_crcs = Arc::new(Mutex::new(vec![(0u64, 0u64); plan.count as usize]));
     {
         let (job, sink, progress, what, crcs) = (
             job.clone(),
@@ -98,6 +106,7 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
                     etag.clone(),
                     range,
                     opened,
+                    expected_crc.map(|(crc, _)| crc),
                     what.clone(),
                 );
                 let crcs = crcs.clone();
@@ -111,15 +120,15 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
         .await?;
     }
     progress.check(&what)?;
-    if let Some(expected) = expected_crc {
-        let crcs = range_crcs.lock().unwrap_or_else(|p| p.into_inner());
-        let actual = crcs.iter().fold(0u32, |crc, &(range_crc, len)| {
-            crc32c::crc32c_combine(crc, range_crc, len as usize)
-        });
+    if let Some((crc, expected)) = expected_crc {
+        let actual = crc.of_ranges(&range_crcs.lock().unwrap_or_else(|p| p.into_inner()));
         if actual != expected {
             return Err(Error::new(
                 ErrorKind::Integrity,
-                format!("{what}: CRC32C of the received bytes is {actual:08x}, the object's is {expected:08x}"),
+                format!(
+                    "{what}: the {} of the received bytes is {actual:x}, the object's is {expected:x}",
+                    crc.name()
+                ),
             ));
         }
     }
@@ -154,24 +163,6 @@ async fn confirm_size(job: &ObjectJob, len: u64, what: &str) -> Result<()> {
     ))
 }
 
-/// The object's CRC32C over all its bytes, when the server keeps one. A multipart object's
-/// composite checksum (a checksum of part checksums, "...-N" on S3) cannot be checked this
-/// way; some stores send it without the suffix and without a type, so an object uploaded in
-/// parts (ETag "...-N") counts as full-object only when the server says so.
-fn whole_object_crc32c(answer: &GetObjectOutput) -> Option<u32> {
-    let uploaded_in_parts = answer
-        .e_tag()
-        .is_some_and(|etag| etag.trim_matches('"').contains('-'));
-    match answer.checksum_type() {
-        Some(ChecksumType::FullObject) => {}
-        None if !uploaded_in_parts => {}
-        _ => return None,
-    }
-    let encoded = answer.checksum_crc32_c().filter(|c| !c.contains('-'))?;
-    let bytes: [u8; 4] = base64::decode(encoded).ok()?.try_into().ok()?;
-    Some(u32::from_be_bytes(bytes))
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct Range {
     pub offset: u64,
@@ -184,9 +175,10 @@ pub struct Range {
 }
 
 /// Fetches one range, retrying it alone if its body breaks off or arrives corrupted, and
-/// returns the CRC32C of its bytes and their number. `opened` is the body of a GET of the
-/// whole object, whose first `range.len` bytes are this range: the first attempt reads them
-/// from it.
+/// returns the `crc` of its bytes (0 without one) and their number. `opened` is the body of a
+/// GET of the whole object, whose first `range.len` bytes are this range: the first attempt
+/// reads them from it.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_range<K: Sink>(
     job: ObjectJob,
     sink: Arc<K>,
@@ -194,8 +186,9 @@ async fn fetch_range<K: Sink>(
     etag: Option<String>,
     mut range: Range,
     mut opened: Option<ByteStream>,
+    crc: Option<Crc>,
     what: String,
-) -> Result<(u32, u64)> {
+) -> Result<(u64, u64)> {
     let mut reported = 0u64;
     let mut attempt = 1;
     loop {
@@ -217,6 +210,7 @@ async fn fetch_range<K: Sink>(
                     Reading {
                         read_timeout: read_timeout(&job),
                         body_goes_on: !range.whole,
+                        crc,
                     },
                 )
                 .await
@@ -228,6 +222,7 @@ async fn fetch_range<K: Sink>(
                     &progress,
                     etag.as_deref(),
                     &mut range,
+                    crc,
                     &part_what,
                     &mut reported,
                 )
@@ -250,15 +245,17 @@ fn read_timeout(job: &ObjectJob) -> Option<Duration> {
 }
 
 /// One GET of `range`. The outer error ends the download; the inner one may be retried.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_once<K: Sink>(
     job: &ObjectJob,
     sink: &K,
     progress: &Progress,
     etag: Option<&str>,
     range: &mut Range,
+    crc: Option<Crc>,
     part_what: &str,
     reported: &mut u64,
-) -> Result<Result<u32>> {
+) -> Result<Result<u64>> {
     if range.len == 0 {
         return Ok(Ok(0));
     }
@@ -309,13 +306,18 @@ async fn fetch_once<K: Sink>(
             ),
         )));
     }
-    if let Some(total) = response.content_range().and_then(content_range_total) {
-        if total != range.object_len {
+    if !range.whole {
+        let wanted = (range.offset, range.offset + range.len - 1, range.object_len);
+        let answered = response.content_range().and_then(parse_content_range);
+        if answered != Some(wanted) {
             return Ok(Err(Error::new(
                 ErrorKind::Integrity,
                 format!(
-                    "{part_what}: the server gives the object {total} bytes, the first answer {}",
-                    range.object_len
+                    "{part_what}: the server answered for {:?}, expected bytes {}-{}/{}",
+                    response.content_range().unwrap_or("no Content-Range"),
+                    wanted.0,
+                    wanted.1,
+                    wanted.2
                 ),
             )));
         }
@@ -330,14 +332,21 @@ async fn fetch_once<K: Sink>(
         Reading {
             read_timeout: read_timeout(job),
             body_goes_on: false,
+            crc,
         },
     )
     .await)
 }
 
-/// The object size in a Content-Range header, `bytes 0-99/1234`.
-fn content_range_total(header: &str) -> Option<u64> {
-    header.rsplit_once('/')?.1.trim().parse().ok()
+/// The first byte, last byte and object size of a Content-Range header, `bytes 0-99/1234`.
+fn parse_content_range(header: &str) -> Option<(u64, u64, u64)> {
+    let (range, total) = header.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    Some((
+        first.trim().parse().ok()?,
+        last.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    ))
 }
 
 /// Broken and corrupted bodies are worth another try of the same range: both usually come
@@ -348,16 +357,17 @@ fn retryable(err: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::content_range_total;
+    use super::parse_content_range;
 
     #[test]
-    fn content_range_gives_the_object_size() {
-        assert_eq!(content_range_total("bytes 0-99/1234"), Some(1234));
+    fn content_range_gives_the_range_and_the_object_size() {
+        assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0, 99, 1234)));
         assert_eq!(
-            content_range_total("bytes 8388608-16777215/4299161617"),
-            Some(4_299_161_617)
+            parse_content_range("bytes 8388608-16777215/4299161617"),
+            Some((8_388_608, 16_777_215, 4_299_161_617))
         );
-        assert_eq!(content_range_total("bytes 0-99/*"), None);
-        assert_eq!(content_range_total("garbage"), None);
+        assert_eq!(parse_content_range("bytes 0-99/*"), None);
+        assert_eq!(parse_content_range("bytes */1234"), None);
+        assert_eq!(parse_content_range("garbage"), None);
     }
 }

@@ -4,9 +4,11 @@
 //! it again, and the server, which no longer knows the upload, refused (NoSuchUpload; some
 //! stores say AccessDenied). Reporting that failure would tell the caller an upload that
 //! worked did not, so after any failed completion the object is looked up and accepted if it
-//! is provably made of the uploaded parts.
+//! is provably made of the uploaded parts: its ETag is the one S3 derives from exactly their
+//! ETags. A matching length and CRC32C are not proof: another writer can store different bytes
+//! with both (CRC32C collisions are easy to construct).
 
-use aws_sdk_s3::types::{ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, CompletedPart};
 use md5::{Digest, Md5};
 
 use super::progress::Progress;
@@ -59,31 +61,25 @@ pub async fn complete(
     Err(err)
 }
 
-/// Whether the object now under the key has the uploaded length and either the ETag S3
-/// derives from exactly these parts or the full-object CRC32C of the uploaded bytes.
+/// Whether the object now under the key has the uploaded length and the ETag S3 derives from
+/// exactly these parts. Stores whose part ETags are not MD5s give no such proof, and then the
+/// completion's error stands.
 async fn is_the_uploaded_object(job: &ObjectJob, expected: &Expected) -> bool {
-    let mut head = job.client.head_object().bucket(&job.bucket).key(&job.key);
-    if expected.object_crc.is_some() {
-        head = head.checksum_mode(ChecksumMode::Enabled);
-    }
-    let Ok(found) = head.send().await else {
+    let Some(wanted) = multipart_etag(&expected.parts) else {
         return false;
     };
-    if found.content_length() != i64::try_from(expected.len).ok() {
+    let Ok(found) = job
+        .client
+        .head_object()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .send()
+        .await
+    else {
         return false;
-    }
-    let etag_matches = match (found.e_tag(), multipart_etag(&expected.parts)) {
-        (Some(found), Some(wanted)) => found.trim_matches('"') == wanted,
-        _ => false,
     };
-    let crc_matches = match (found.checksum_crc32_c(), expected.object_crc) {
-        (Some(found_crc), Some(crc)) => {
-            found.checksum_type() == Some(&ChecksumType::FullObject)
-                && found_crc == crc32c_base64(crc)
-        }
-        _ => false,
-    };
-    etag_matches || crc_matches
+    found.content_length() == i64::try_from(expected.len).ok()
+        && found.e_tag().map(|etag| etag.trim_matches('"')) == Some(wanted.as_str())
 }
 
 /// The ETag S3 gives an object assembled from `parts`: the MD5 of their binary MD5s, then
@@ -133,16 +129,28 @@ pub async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
     }
 }
 
+/// Aborts the upload once. An upload the server no longer knows (NoSuchUpload) has no parts
+/// left to remove, which is what aborting is for.
 async fn abort_once(job: &ObjectJob, upload_id: &str) -> Result<()> {
-    job.client
+    let aborted = job
+        .client
         .abort_multipart_upload()
         .bucket(&job.bucket)
         .key(&job.key)
         .upload_id(upload_id)
         .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::from_sdk("abort", e))
+        .await;
+    match aborted {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_upload()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(Error::from_sdk("abort", err)),
+    }
 }
 
 /// Whether the server still lists parts of an upload that was aborted. Any error (normally

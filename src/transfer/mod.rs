@@ -2,6 +2,7 @@
 //! in parallel parts, with progress and cancellation.
 
 mod buffers;
+mod checksum;
 mod download;
 mod finish;
 mod parts;
@@ -40,6 +41,9 @@ pub struct ObjectJob {
     /// Ask for and verify checksums of downloaded bytes.
     pub verify_checksums: bool,
     pub canned_acl: Option<ObjectCannedAcl>,
+    /// Cover upload bodies with the request signature (SHA-256); otherwise they are sent as
+    /// `UNSIGNED-PAYLOAD`, covered by their CRC32C only when checksums are sent.
+    pub sign_payloads: bool,
     /// Attempts for a part whose body fails mid-stream (the SDK retries whole requests itself).
     pub max_attempts: u32,
 }

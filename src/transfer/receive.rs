@@ -1,11 +1,13 @@
 //! Reading one response body of a download into the sink: positioned writes of the chunks as
-//! they arrive, a CRC32C of every byte, and a bound on each wait for more bytes.
+//! they arrive, a CRC of every byte when the object has one to compare with, and a bound on
+//! each wait for more bytes.
 
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
+use super::checksum::Crc;
 use super::download::Range;
 use super::progress::Progress;
 use super::sink::Sink;
@@ -20,9 +22,12 @@ pub struct Reading {
     /// The body is a longer one's start (a whole-object GET serving the first range): stop at
     /// the range's end instead of taking more bytes for an error.
     pub body_goes_on: bool,
+    /// The CRC to compute over the body, if any.
+    pub crc: Option<Crc>,
 }
 
-/// Streams one response body into the sink at the range's offset; returns its CRC32C. Waiting
+/// Streams one response body into the sink at the range's offset; returns its CRC (0 without
+/// one). Waiting
 /// longer than `read_timeout` for the next bytes fails it as transient, like a stalled socket.
 pub async fn receive<K: Sink>(
     mut body: ByteStream,
@@ -32,15 +37,16 @@ pub async fn receive<K: Sink>(
     part_what: &str,
     reported: &mut u64,
     reading: Reading,
-) -> Result<u32> {
+) -> Result<u64> {
     let Reading {
         read_timeout,
         body_goes_on,
+        crc,
     } = reading;
     let mut gathered: Vec<Bytes> = Vec::new();
     let mut gathered_len = 0usize;
     let mut written = 0u64;
-    let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+    let mut digest = crc.map(Crc::digest);
     loop {
         let next = body.try_next();
         let chunk = match read_timeout {
@@ -70,7 +76,9 @@ pub async fn receive<K: Sink>(
                     format!("{part_what}: the server sent more bytes than announced"),
                 ));
             }
-            crc.update(&chunk);
+            if let Some(digest) = digest.as_mut() {
+                digest.update(&chunk);
+            }
             gathered_len += chunk.len();
             gathered.push(chunk);
         }
@@ -97,7 +105,7 @@ pub async fn receive<K: Sink>(
             ),
         ));
     }
-    Ok(crc.finalize() as u32)
+    Ok(digest.map_or(0, |digest| digest.finalize()))
 }
 
 fn body_error(what: &str, err: &aws_sdk_s3::primitives::ByteStreamError) -> Error {

@@ -27,16 +27,28 @@ pub trait Sink: Send + Sync + 'static {
 }
 
 /// A local file written through a temporary file beside it and renamed into place.
+///
+/// The temporary is named `<target>.<16 hex digits>.s3os.tmp` (the target's name shortened
+/// when the whole would exceed 255 bytes). A process killed mid-download leaves it behind;
+/// the `.s3os.tmp` suffix marks it for cleanup.
 pub struct FileSink {
     target: PathBuf,
     overwrite: bool,
+    /// Flush the bytes to stable storage before the rename and the directory after it, so a
+    /// power loss cannot leave an empty or zero-filled file where the previous one was.
+    durable: bool,
     temp: Mutex<Option<(PathBuf, Arc<File>)>>,
 }
+
+/// The longest file name (one path component) Linux file systems accept, in bytes.
+const NAME_MAX: usize = 255;
+/// What a temporary file's name adds to the target's: `.<16 hex digits>.s3os.tmp`.
+const TEMP_SUFFIX_LEN: usize = 1 + 16 + ".s3os.tmp".len();
 
 impl FileSink {
     /// Checks the target before anything is transferred: with `overwrite == false` an existing
     /// target is an error, and nothing is created.
-    pub fn new(target: &Path, overwrite: bool) -> Result<FileSink> {
+    pub fn new(target: &Path, overwrite: bool, durable: bool) -> Result<FileSink> {
         if target.as_os_str().is_empty() {
             return Err(Error::invalid("download destination: the path is empty"));
         }
@@ -46,6 +58,7 @@ impl FileSink {
         Ok(FileSink {
             target: target.to_path_buf(),
             overwrite,
+            durable,
             temp: Mutex::new(None),
         })
     }
@@ -66,9 +79,7 @@ impl FileSink {
         if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(&what, &e))?;
         }
-        let mut name = self.target.clone().into_os_string();
-        name.push(format!(".{:016x}.s3os.tmp", random_u64()));
-        let temp = PathBuf::from(name);
+        let temp = temp_path(&self.target);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -79,40 +90,6 @@ impl FileSink {
             return Err(Error::io(&what, &e));
         }
         Ok((temp, file))
-    }
-
-    fn commit_blocking(&self) -> Result<()> {
-        let mut guard = self.temp.lock().unwrap_or_else(|p| p.into_inner());
-        let Some((temp, _file)) = guard.as_ref() else {
-            return Err(Error::new(
-                ErrorKind::Internal,
-                "download sink committed before prepare",
-            ));
-        };
-        let what = format!(
-            "moving the download into place at {}",
-            self.target.display()
-        );
-        if self.overwrite {
-            std::fs::rename(temp, &self.target).map_err(|e| Error::io(&what, &e))?;
-        } else {
-            // A hard link fails if the target appeared meanwhile, where a rename would replace it.
-            match std::fs::hard_link(temp, &self.target) {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(temp);
-                }
-                Err(e) if e.kind() == IoKind::AlreadyExists => {
-                    return Err(already_exists(&self.target))
-                }
-                Err(_) if self.target.symlink_metadata().is_ok() => {
-                    return Err(already_exists(&self.target))
-                }
-                // Some filesystems have no hard links; there the check above is the best we can do.
-                Err(_) => std::fs::rename(temp, &self.target).map_err(|e| Error::io(&what, &e))?,
-            }
-        }
-        *guard = None;
-        Ok(())
     }
 }
 
@@ -145,8 +122,27 @@ impl Sink for FileSink {
     }
 
     fn commit(&self) -> impl Future<Output = Result<()>> + Send {
-        let committed = self.commit_blocking();
-        async move { committed }
+        // From here on the temporary is the commit's to move into place or remove.
+        let prepared = self.temp.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (target, overwrite, durable) = (self.target.clone(), self.overwrite, self.durable);
+        async move {
+            let Some((temp, file)) = prepared else {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "download sink committed before prepare",
+                ));
+            };
+            // Flushing a large file can take seconds: not on a runtime worker.
+            tokio::task::spawn_blocking(move || {
+                let committed = move_into_place(&temp, &file, &target, overwrite, durable);
+                if committed.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                committed
+            })
+            .await
+            .map_err(|_| crate::runtime::task_died())?
+        }
     }
 }
 
@@ -225,6 +221,93 @@ fn already_exists(target: &Path) -> Error {
             target.display()
         ),
     )
+}
+
+/// Makes the complete temporary file `temp` the `target`: renamed over it with `overwrite`,
+/// otherwise linked (or renamed) only if no file appeared there meanwhile.
+fn move_into_place(
+    temp: &Path,
+    file: &File,
+    target: &Path,
+    overwrite: bool,
+    durable: bool,
+) -> Result<()> {
+    let what = format!("moving the download into place at {}", target.display());
+    if durable {
+        file.sync_data().map_err(|e| Error::io(&what, &e))?;
+    }
+    if overwrite {
+        std::fs::rename(temp, target).map_err(|e| Error::io(&what, &e))?;
+    } else {
+        // A hard link fails if the target appeared meanwhile, where a rename would replace it.
+        match std::fs::hard_link(temp, target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(temp);
+            }
+            Err(e) if e.kind() == IoKind::AlreadyExists => return Err(already_exists(target)),
+            // Some file systems have no hard links; a rename that refuses to replace does the
+            // same there.
+            Err(_) => match rename_no_replace(temp, target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == IoKind::AlreadyExists => return Err(already_exists(target)),
+                Err(e) => return Err(Error::io(&what, &e)),
+            },
+        }
+    }
+    if durable {
+        sync_parent(target).map_err(|e| Error::io(&what, &e))?;
+    }
+    Ok(())
+}
+
+/// `<target>.<random>.s3os.tmp` beside the target, with the target's name cut short (at a
+/// character boundary where it is UTF-8) so that the temporary's name fits in [`NAME_MAX`].
+fn temp_path(target: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let name = target.file_name().map_or(&[][..], |n| n.as_bytes());
+    let mut keep = name.len().min(NAME_MAX - TEMP_SUFFIX_LEN);
+    if let Ok(text) = std::str::from_utf8(name) {
+        while !text.is_char_boundary(keep) {
+            keep -= 1;
+        }
+    }
+    let mut temp = std::ffi::OsStr::from_bytes(&name[..keep]).to_os_string();
+    temp.push(format!(".{:016x}.s3os.tmp", random_u64()));
+    target.with_file_name(temp)
+}
+
+/// Renames `from` to `to` unless `to` exists (`AlreadyExists` then), atomically.
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = |path: &Path| {
+        std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(IoKind::InvalidInput, "path contains a NUL byte"))
+    };
+    let (from, to) = (c_path(from)?, c_path(to)?);
+    // SAFETY: both are NUL-terminated paths that live across the call.
+    let renamed = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if renamed == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Flushes the directory holding `path`, which makes a rename into it survive a power loss.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(parent)?.sync_all()
 }
 
 /// A random number for temporary names, from the standard library's per-process random keys.

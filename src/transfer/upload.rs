@@ -76,12 +76,10 @@ async fn put_once(job: &ObjectJob, body: Bytes, what: &str) -> Result<()> {
             .checksum_crc32_c(crc32c_base64(crc_fast::crc32_iscsi(&body)));
     }
     let request = request.body(ByteStream::from(body));
-    // With a signed CRC32C header covering the body, hashing it again for the signature only
-    // costs CPU (SHA-256 of every byte); without one, the signature is the body's only check.
-    let sent = if job.send_checksums {
-        request.customize().disable_payload_signing().send().await
-    } else {
+    let sent = if job.sign_payloads {
         request.send().await
+    } else {
+        request.customize().disable_payload_signing().send().await
     };
     sent.map_err(|e| Error::from_sdk(what, e))?;
     Ok(())
@@ -260,10 +258,10 @@ async fn send_part(
             .checksum_crc32_c(checksum);
     }
     let request = request.body(ByteStream::from(body));
-    let sent = if job.send_checksums {
-        request.customize().disable_payload_signing().send().await
-    } else {
+    let sent = if job.sign_payloads {
         request.send().await
+    } else {
+        request.customize().disable_payload_signing().send().await
     };
     sent.map_err(|e| Error::from_sdk(&format!("{what} (part {part_number})"), e))
 }

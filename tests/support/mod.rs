@@ -4,6 +4,7 @@
 pub mod moto;
 pub mod proxy;
 pub mod server;
+pub mod tls;
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};

@@ -91,6 +91,13 @@ impl Moto {
         .collect()
     }
 
+    /// How many multipart uploads moto holds that were neither completed nor aborted.
+    pub fn unfinished_uploads(&self) -> usize {
+        let answer = self.exchange("GET", &format!("/{BUCKET}?uploads"), "");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        answer.matches("<UploadId>").count()
+    }
+
     /// Sends an unsigned request head (moto does not check signatures; `extra` holds further
     /// header lines) and reads the whole answer.
     fn exchange(&self, method: &str, path: &str, extra: &str) -> String {

@@ -126,6 +126,12 @@ pub enum Fault {
     ThrottleRequest { chunk: usize, pause: Duration },
     /// Flips one bit of the request body byte at offset `at`.
     CorruptRequest { at: u64 },
+    /// Changes the last 10 bytes of a request body whose length is announced, keeping its
+    /// CRC32C: what a party on the path can do to bytes a CRC protects (see [`crc32c_keeping_change`]).
+    ForgeRequestTail,
+    /// Sends the request to the server with its Range header replaced by `to`, as a faulty
+    /// proxy or cache might; the client's signature no longer matches, which moto does not check.
+    RewriteRange { to: String },
     /// Holds back the last byte of the request body for `hold`, then delivers it and lets the
     /// exchange go on, even if the client has given up meanwhile: as a front end that buffers
     /// requests would, the server gets the whole request late.
@@ -159,6 +165,8 @@ impl Fault {
                 | Fault::StallRequest { .. }
                 | Fault::ThrottleRequest { .. }
                 | Fault::CorruptRequest { .. }
+                | Fault::ForgeRequestTail
+                | Fault::RewriteRange { .. }
                 | Fault::LateRequestEnd { .. }
         )
     }
@@ -492,19 +500,40 @@ where
             chosen: chosen.filter(|c| c.fault.on_response()),
             synthetic: None,
         });
+        let head = match &request_fault {
+            Some(
+                chosen @ Chosen {
+                    fault: Fault::RewriteRange { to },
+                    ..
+                },
+            ) => {
+                fired(&plan, chosen);
+                with_header(&head, "range", to)
+            }
+            _ => head,
+        };
         if server.write_all(&head).await.is_err() {
             return End::Reset;
         }
         let mut body = Body::default();
         if let Some(chosen) = &request_fault {
-            match chosen.fault {
+            match &chosen.fault {
                 Fault::ResetRequest { after } | Fault::StallRequest { after, .. } => {
-                    body.stop_at = Some(middle(after, framing))
+                    body.stop_at = Some(middle(*after, framing))
                 }
-                Fault::ThrottleRequest { chunk, pause } => body.pace = Some((chunk.max(1), pause)),
+                Fault::ThrottleRequest { chunk, pause } => {
+                    body.pace = Some(((*chunk).max(1), *pause))
+                }
                 Fault::CorruptRequest { at } => {
                     if let Framing::Length(n) = framing {
-                        body.flip_at = (n > 0).then_some(at.min(n / 2));
+                        body.change = (n > 0).then(|| ((*at).min(n / 2), vec![0x20]));
+                    }
+                }
+                Fault::ForgeRequestTail => {
+                    if let Framing::Length(n) = framing {
+                        let change = crc32c_keeping_change();
+                        let len = change.len() as u64;
+                        body.change = (n >= len).then(|| (n - len, change.to_vec()));
                     }
                 }
                 Fault::LateRequestEnd { .. } => {
@@ -512,10 +541,13 @@ where
                         body.stop_at = (n > 0).then(|| n - 1);
                     }
                 }
+                Fault::RewriteRange { .. } => {}
                 _ => unreachable!("not a request fault"),
             }
             let (plan, chosen) = (plan.clone(), chosen.clone());
-            body.fire = Some(Box::new(move || fired(&plan, &chosen)));
+            if !matches!(chosen.fault, Fault::RewriteRange { .. }) {
+                body.fire = Some(Box::new(move || fired(&plan, &chosen)));
+            }
         }
         match forward_body(&mut input, &mut server, framing, &mut body).await {
             Ok(Pumped::Done) => {}
@@ -665,7 +697,7 @@ where
                 }
                 Fault::CorruptResponse { at } => {
                     if let Some(n) = length.filter(|n| *n > 0) {
-                        body.flip_at = Some(at.min(n / 2));
+                        body.change = Some((at.min(n / 2), vec![0x20]));
                     }
                 }
                 Fault::ThrottleResponse { chunk, pause } => body.pace = Some((chunk.max(1), pause)),
@@ -745,17 +777,79 @@ fn parse_response_head(head: &[u8]) -> Option<(u16, Vec<(String, String)>)> {
 
 /// The head with its Content-Length replaced by `length`.
 fn with_content_length(head: &[u8], length: u64) -> Vec<u8> {
+    with_header(head, "content-length", &length.to_string())
+}
+
+/// `head` with the value of header `name` replaced by `value`.
+fn with_header(head: &[u8], name: &str, value: &str) -> Vec<u8> {
     let text = std::str::from_utf8(head).expect("a parsed head is text");
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive("\r\n") {
         match line.split_once(':') {
-            Some((name, _)) if name.trim().eq_ignore_ascii_case("content-length") => {
-                out.push_str(&format!("{name}: {length}\r\n"))
+            Some((found, _)) if found.trim().eq_ignore_ascii_case(name) => {
+                out.push_str(&format!("{found}: {value}\r\n"))
             }
             _ => out.push_str(line),
         }
     }
     out.into_bytes()
+}
+
+/// Ten bytes to XOR into the end of any message without changing its CRC32C. A CRC is linear:
+/// changing a message by `d` changes its CRC by the CRC (zero start, no final XOR) of `d`, which
+/// for a change confined to the last bytes depends on those bytes only. Six bytes are changed
+/// at will; the four after them are solved for, so that the change's CRC is zero.
+pub fn crc32c_keeping_change() -> [u8; 10] {
+    fn raw_crc32c(bytes: &[u8]) -> u32 {
+        let mut crc = 0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
+    }
+    let mut change = [0x55u8, 0xaa, 0x0f, 0xf0, 0x33, 0xcc, 0, 0, 0, 0];
+    // A basis of the CRCs of the single bits of the last four bytes, each kept with the bits it
+    // is made of and indexed by its highest bit; then the CRC of the six changed bytes is
+    // spelled out in it. The map is invertible, so every CRC can be.
+    let mut basis: [Option<(u32, u32)>; 32] = [None; 32];
+    for bit in 0..32 {
+        let mut unit = [0u8; 10];
+        unit[6 + bit / 8] = 1 << (bit % 8);
+        let (mut crc, mut made_of) = (raw_crc32c(&unit), 1u32 << bit);
+        for high in (0..32).rev() {
+            if crc >> high & 1 == 0 {
+                continue;
+            }
+            match basis[high] {
+                Some((other, other_made_of)) => {
+                    crc ^= other;
+                    made_of ^= other_made_of;
+                }
+                None => {
+                    basis[high] = Some((crc, made_of));
+                    break;
+                }
+            }
+        }
+    }
+    let (mut left, mut solution) = (raw_crc32c(&change), 0u32);
+    for high in (0..32).rev() {
+        if left >> high & 1 == 1 {
+            let (crc, made_of) = basis[high].expect("the last four bytes reach every CRC");
+            left ^= crc;
+            solution ^= made_of;
+        }
+    }
+    change[6..].copy_from_slice(&solution.to_le_bytes());
+    assert_eq!(raw_crc32c(&change), 0, "the change would alter the CRC32C");
+    change
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -882,7 +976,8 @@ enum Pumped {
 struct Body {
     offset: u64,
     stop_at: Option<u64>,
-    flip_at: Option<u64>,
+    /// XORs these bytes into the body from this offset on.
+    change: Option<(u64, Vec<u8>)>,
     pace: Option<(usize, Duration)>,
     /// Counts the fault as fired; called once, before the client can see its effect.
     fire: Option<Box<dyn FnOnce() + Send>>,
@@ -911,9 +1006,16 @@ impl Body {
             take = take.min(chunk as u64);
         }
         let mut bytes = input.pending()[..take as usize].to_vec();
-        if let Some(at) = self.flip_at {
-            if (self.offset..self.offset + take).contains(&at) {
-                bytes[(at - self.offset) as usize] ^= 0x20;
+        if let Some((at, mask)) = &self.change {
+            let mut changed = false;
+            for (i, m) in mask.iter().enumerate() {
+                let at = at + i as u64;
+                if (self.offset..self.offset + take).contains(&at) {
+                    bytes[(at - self.offset) as usize] ^= m;
+                    changed = true;
+                }
+            }
+            if changed {
                 self.fire();
             }
         }
