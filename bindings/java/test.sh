@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 # Nothing to do after `cargo test --release`; the local server is one of the examples.
 cargo build --release --lib --examples --quiet
 bash scripts/build-java.sh
+java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+javac="${JAVA_HOME:+$JAVA_HOME/bin/}javac"
 
 work=target/tmp/java
 rm -rf "$work"
@@ -31,6 +33,11 @@ for _ in $(seq 300); do
     fi
     sleep 0.1
 done
+if [ "$(grep -c '=' "$work/server.out" || true)" -lt 4 ]; then
+    echo "the local S3 server did not announce itself:" >&2
+    cat "$work/server.out" >&2
+    exit 1
+fi
 server() { sed -n "s/^$1=//p" "$work/server.out"; }
 bucket="$(server bucket)"
 settings=(
@@ -44,11 +51,11 @@ echo "== local S3 server at $(server endpoint)"
 export LC_ALL=C.UTF-8
 
 echo "== Java test program"
-"${JAVA_HOME:+$JAVA_HOME/bin/}javac" --release 17 -Xlint:all -Werror -encoding UTF-8 -cp target/java/s3os.jar \
-    -d target/java/test-classes bindings/java/src/test/java/s3os/*.java
+"$javac" --release 17 -Xlint:all -Werror -encoding UTF-8 \
+    -cp target/java/s3os.jar -d target/java/test-classes bindings/java/src/test/java/s3os/*.java
 # -Xcheck:jni reports misuse (a JNI call with an exception pending, local references piling
 # up) as warnings on stdout and stderr without failing, so its output is searched as well.
-timeout 600 "${JAVA_HOME:+$JAVA_HOME/bin/}java" -Xcheck:jni -Djava.library.path=target/release \
+timeout 300 "$java" -Xcheck:jni -Djava.library.path=target/release \
     -cp target/java/s3os.jar:target/java/test-classes \
     s3os.S3ObjectStoreTest "$work/server" "$work/scratch" "${settings[@]}" 2>&1 |
     tee "$work/test.out"
@@ -59,7 +66,7 @@ fi
 
 echo "== examples/java/Checkpoint.java (library named by S3OS_JNI_LIBRARY)"
 head -c $((12 * 1024 * 1024 + 3)) /dev/urandom >"$work/checkpoint.bin"
-S3OS_JNI_LIBRARY=target/release/libs3os_jni.so "${JAVA_HOME:+$JAVA_HOME/bin/}java" -cp target/java/s3os.jar \
+S3OS_JNI_LIBRARY=target/release/libs3os_jni.so timeout 300 "$java" -cp target/java/s3os.jar \
     examples/java/Checkpoint.java "$bucket" "$work/checkpoint.bin" ckpt/checkpoint.bin \
     prefix=examples/java "${settings[@]}" | tee "$work/example.out"
 grep -q "^verified 12582915 bytes" "$work/example.out"

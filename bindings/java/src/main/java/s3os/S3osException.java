@@ -18,13 +18,16 @@ public class S3osException extends IOException {
     public static final int INVALID_ARGUMENT = 1;
     /** {@code S3OS_NOT_FOUND}; surfaces as {@link java.nio.file.NoSuchFileException}. */
     public static final int NOT_FOUND = 2;
-    /** {@code S3OS_ALREADY_EXISTS}; surfaces as {@link java.nio.file.FileAlreadyExistsException}. */
+    /**
+     * {@code S3OS_ALREADY_EXISTS}; surfaces as
+     * {@link java.nio.file.FileAlreadyExistsException}.
+     */
     public static final int ALREADY_EXISTS = 3;
     /** {@code S3OS_PERMISSION_DENIED}; surfaces as {@link java.nio.file.AccessDeniedException}. */
     public static final int PERMISSION_DENIED = 4;
-    /** {@code S3OS_TRANSIENT}: throttling, 5xx, timeouts after the retries; see {@link TransientException}. */
+    /** {@code S3OS_TRANSIENT}: throttling, 5xx, timeouts; see {@link TransientException}. */
     public static final int TRANSIENT = 5;
-    /** {@code S3OS_CANCELLED}: a progress listener returned false; see {@link TransferCancelledException}. */
+    /** {@code S3OS_CANCELLED}: a listener cancelled; see {@link TransferCancelledException}. */
     public static final int CANCELLED = 6;
     /** {@code S3OS_IO}: a local file could not be read, created or written. */
     public static final int IO = 7;

@@ -31,7 +31,8 @@ import java.util.stream.Stream;
  * Tests of the Java binding against a real S3 server (the project's local_s3_server).
  *
  * <pre>
- * java -Xcheck:jni -cp s3os.jar:test-classes s3os.S3ObjectStoreTest SERVER_DATA_DIR SCRATCH_DIR key=value...
+ * java -Xcheck:jni -cp s3os.jar:test-classes s3os.S3ObjectStoreTest \
+ *     SERVER_DATA_DIR SCRATCH_DIR key=value...
  * </pre>
  *
  * The key=value pairs configure every store (endpoint_url, credentials, region). The server's
@@ -83,12 +84,12 @@ public final class S3ObjectStoreTest {
         tests.put("listing 120 objects (local references released)", t::longListing);
         tests.put("removeObject deletes; a missing object is fine", t::removal);
         tests.put("names outside the BMP round-trip as UTF-8", t::nonBmpNames);
-        tests.put("a missing object is NoSuchFileException", t::missingObject);
+        tests.put("a missing object or bucket is NoSuchFileException", t::missingObject);
         tests.put("an existing target is FileAlreadyExistsException", t::existingTarget);
         tests.put("rejected credentials are AccessDeniedException", t::rejectedCredentials);
         tests.put("an unreachable server is TransientException", t::unreachableServer);
         tests.put("an unreadable file is S3osException with its status", t::unreadableFile);
-        tests.put("statuses map to exceptions, unknown ones keep number and name", t::statusMapping);
+        tests.put("statuses map to exceptions; unknown ones keep number, name", t::statusMapping);
         tests.put("bad arguments are IllegalArgumentException", t::badArguments);
         tests.put("a listener returning false cancels and leaves nothing", t::cancellation);
         tests.put("a listener's exception propagates and leaves nothing", t::throwingListener);
@@ -211,7 +212,8 @@ public final class S3ObjectStoreTest {
             assertEquals(Arrays.asList(name), store.listObjects(null), "listed name");
             assertEquals(Arrays.asList(name), store.listObjects("dir-\u00fc/\ud83d\ude00"),
                     "listed by a non-BMP prefix");
-            assertEquals("s3://test-bucket/unicode-\ud83d\ude80/" + name, store.getUri(name), "uri");
+            assertEquals("s3://test-bucket/unicode-\ud83d\ude80/" + name, store.getUri(name),
+                    "uri");
             assertEquals(3000L, store.getObjectSize(name), "size");
             Path server = serverObject("unicode-\ud83d\ude80/" + name);
             assertTrue(Files.isRegularFile(server), "the server stored the UTF-8 key: " + server);
@@ -234,6 +236,12 @@ public final class S3ObjectStoreTest {
             assertTrue(e.getMessage().contains("no-such-object"), e.getMessage());
             assertTrue(!Files.exists(target), "no target file");
             assertEquals(new ArrayList<Path>(), temporaries(target.getParent()), "no temporaries");
+        }
+        try (S3ObjectStore elsewhere = new S3ObjectStore("no-such-bucket", settings)) {
+            NoSuchFileException e =
+                    expect(NoSuchFileException.class, () -> elsewhere.listObjects(null));
+            assertEquals("no-such-bucket", e.getFile(), "getFile() of a missing bucket");
+            assertTrue(e.getReason().contains("no-such-bucket"), e.getReason());
         }
     }
 
@@ -331,7 +339,8 @@ public final class S3ObjectStoreTest {
         e = expect(IllegalArgumentException.class, () -> new S3ObjectStore(null, settings));
         assertTrue(e.getMessage().contains("bucket"), e.getMessage());
         expect(IllegalArgumentException.class, () -> new S3ObjectStore(BUCKET, null));
-        e = expect(IllegalArgumentException.class, () -> new S3ObjectStore("bad bucket!", settings));
+        e = expect(IllegalArgumentException.class,
+                () -> new S3ObjectStore("bad bucket!", settings));
         assertTrue(e.getMessage().contains("bad bucket!"), "library message: " + e.getMessage());
 
         Map<String, String> nullKey = new HashMap<>(settings);
@@ -355,7 +364,7 @@ public final class S3ObjectStoreTest {
                         singletonMap("create", "true"))) {
             String[] badNames = {null, "a\0b", "lone \ud800 surrogate", "x".repeat(2000)};
             for (String name : badNames) {
-                String label = name == null ? "null" : name.substring(0, Math.min(name.length(), 9));
+                String label = name == null ? "null" : name.substring(0, 3);
                 expect(IllegalArgumentException.class, () -> store.uploadObject(name, file, null));
                 expect(IllegalArgumentException.class,
                         () -> store.downloadObject(name, scratch.resolve("bad/out"), true, null));
@@ -368,7 +377,7 @@ public final class S3ObjectStoreTest {
                 if (name != null && name.length() < 100) {
                     expect(IllegalArgumentException.class, () -> store.listObjects(name));
                 }
-                assertTrue(!Files.exists(scratch.resolve("bad/out")), "nothing downloaded: " + label);
+                assertTrue(!Files.exists(scratch.resolve("bad/out")), "downloaded: " + label);
             }
             e = expect(IllegalArgumentException.class,
                     () -> store.getObjectSize("y".repeat(2000)));
