@@ -38,7 +38,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@link TransientException}, a cancelling listener to {@link TransferCancelledException}, bad
  * arguments (including those the library rejects, such as an unknown configuration key) to
  * {@link IllegalArgumentException}, and anything else to {@link S3osException} with the
- * library's status. Every message is the library's.
+ * library's status. A failure the library reports carries the library's message.
  */
 public final class S3ObjectStore implements AutoCloseable {
     private final String bucket;
