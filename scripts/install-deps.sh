@@ -7,6 +7,14 @@ missing=()
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
+# The Java binding needs javac, jar and jni.h, which Debian's headless JDK provides.
+javac_path="$(readlink -f "$(command -v javac)" 2>/dev/null || true)"
+if [ -z "$javac_path" ] || ! command -v jar >/dev/null ||
+    [ ! -f "$(dirname "$(dirname "$javac_path")")/include/jni.h" ]; then
+    missing+=(openjdk-17-jdk-headless)
+    # Slim images leave out the manual directories, where the JDK's setup links its pages.
+    mkdir -p /usr/share/man/man1
+fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
 fi

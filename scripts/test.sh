@@ -8,4 +8,5 @@ cargo fmt --check
 # Scratch files of earlier runs (servers' data, multi-GiB test objects) would pile up.
 rm -rf target/tmp
 cargo test --release
+bash bindings/java/test.sh
 cargo clippy --release --all-targets -- -D warnings

@@ -8,11 +8,13 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::ffi::{c_int, c_void};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use s3os::capi::s3os_status::{self, *};
+use s3os::capi::s3os_upload_file;
 use support::proxy::{Fault, Proxy};
 use support::*;
 
@@ -1007,4 +1009,62 @@ fn no_part_lands_after_a_cancelled_upload_is_aborted() {
         "cancelling took {elapsed:?}"
     );
     assert_nothing_left_after_part_3(&server, &proxy, "cancelled");
+}
+
+#[test]
+fn an_upload_cancelled_while_being_created_is_aborted() {
+    // The first progress report, before any byte moved, cancels the upload once the server
+    // has created it but while its answer still trickles in. s3os must wait for the answer
+    // and abort the upload it names, or the upload stays on the server.
+    let server = server();
+    let dir = scratch("cancel-create");
+    let source = write_file(&dir, "source", &pattern(LARGE, 7));
+    let proxy = Proxy::start(server.addr);
+    let slow = proxy.inject(
+        |r| r.operation() == "CreateMultipartUpload",
+        Fault::ThrottleResponse {
+            chunk: 8,
+            pause: Duration::from_millis(20),
+        },
+        0,
+        1,
+    );
+    let store = through(&server, &proxy, 2, "standard");
+
+    /// Cancels once the server holds the upload.
+    unsafe extern "C" fn cancel_once_created(_: u64, _: u64, server: *mut c_void) -> c_int {
+        let server = unsafe { &*(server as *const LocalS3) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.unfinished_uploads().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        1
+    }
+    let name = c("cancelled");
+    let path = c(source.to_str().unwrap());
+    let started = Instant::now();
+    let status = unsafe {
+        s3os_upload_file(
+            store.0,
+            name.as_ptr(),
+            path.as_ptr(),
+            Some(cancel_once_created),
+            &server as *const LocalS3 as *mut c_void,
+        )
+    };
+    let elapsed = started.elapsed();
+    assert_eq!(status, S3OS_CANCELLED, "{}", last_error());
+    assert_eq!(
+        server.unfinished_uploads(),
+        Vec::<String>::new(),
+        "{:?}",
+        proxy.log()
+    );
+    assert_eq!(proxy.fired(slow), 1, "{:?}", proxy.log());
+    assert_eq!(proxy.count("AbortMultipartUpload"), 1, "{:?}", proxy.log());
+    assert_eq!(proxy.count("UploadPart 1"), 0, "{:?}", proxy.log());
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "cancelling took {elapsed:?}"
+    );
 }

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedPart};
 use bytes::Bytes;
 
 use super::finish::{abort, complete, Expected};
-use super::parts::{run_all, InFlight, PartPlan};
+use super::parts::{run_all, InFlight, PartPlan, CANCEL_GRACE};
 use super::progress::Progress;
 use super::source::Source;
 use super::{crc32c_base64, ObjectJob};
@@ -105,10 +105,21 @@ async fn upload_multipart<S: Source>(
     if full_object {
         create = create.checksum_type(ChecksumType::FullObject);
     }
+    progress.check(what)?;
+    let mut sending = std::pin::pin!(create.send());
     let created = tokio::select! {
         biased;
-        () = progress.cancelled() => return Err(Error::cancelled(what)),
-        created = create.send() => created.map_err(|e| Error::from_sdk(what, e))?,
+        () = progress.cancelled() => {
+            // The server may have created the upload already: its answer gets the time parts
+            // in flight get, and the upload it names is aborted.
+            if let Ok(Ok(created)) = tokio::time::timeout(CANCEL_GRACE, &mut sending).await {
+                if let Some(upload_id) = created.upload_id() {
+                    return Err(abort(&job, upload_id, Error::cancelled(what)).await);
+                }
+            }
+            return Err(Error::cancelled(what));
+        }
+        created = &mut sending => created.map_err(|e| Error::from_sdk(what, e))?,
     };
     let upload_id = created
         .upload_id()

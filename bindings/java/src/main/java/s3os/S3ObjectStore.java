@@ -1,0 +1,346 @@
+package s3os;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystems;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * An S3 bucket (optionally under a prefix) as an object store, over the native s3os library.
+ *
+ * <pre>{@code
+ * Map<String, String> config = new HashMap<>();
+ * config.put("prefix", "runs/exp1");
+ * config.put("endpoint_url", "http://127.0.0.1:9000"); // omit for AWS
+ * try (S3ObjectStore store = new S3ObjectStore("my-bucket", config)) {
+ *     store.uploadObject("ckpt/ep1.pt", Paths.get("ep1.pt"), null);
+ *     store.downloadObject("ckpt/ep1.pt", Paths.get("restore/ep1.pt"), false, null);
+ * }
+ * }</pre>
+ *
+ * <p>Object names are relative to the store's prefix everywhere, including the names
+ * {@link #listObjects} returns. Names, prefixes and paths must be valid Unicode without NUL
+ * characters; they are passed to the library as UTF-8.
+ *
+ * <p>A store may be used from any number of threads at once. {@link #close()} waits for the
+ * calls running on other threads to return, then releases the native store; calls made after
+ * it throw {@link IllegalStateException}. A store that is never closed keeps its connections
+ * until the process exits.
+ *
+ * <p>Failures map to exceptions as follows: a missing object or bucket to
+ * {@link java.nio.file.NoSuchFileException}, an existing download target to
+ * {@link java.nio.file.FileAlreadyExistsException}, rejected credentials to
+ * {@link java.nio.file.AccessDeniedException}, failures that outlasted the retries to
+ * {@link TransientException}, a cancelling listener to {@link TransferCancelledException}, bad
+ * arguments (including those the library rejects, such as an unknown configuration key) to
+ * {@link IllegalArgumentException}, and anything else to {@link S3osException} with the
+ * library's status. A failure the library reports carries the library's message.
+ */
+public final class S3ObjectStore implements AutoCloseable {
+    private final String bucket;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** Set when close() starts, so that no new call begins while it waits. */
+    private volatile boolean closing;
+    /** The native store; guarded by {@link #lock}, 0 once closed. */
+    private long handle;
+
+    /**
+     * Connects to {@code bucket}. Settings not given in {@code config} (credentials, region)
+     * come from the environment and the standard AWS chain, as in boto3.
+     *
+     * @param bucket the bucket's name
+     * @param config the library's configuration keys and values, such as {@code prefix},
+     *     {@code endpoint_url}, {@code region_name}, {@code aws_access_key_id},
+     *     {@code aws_secret_access_key}, {@code max_attempts}, {@code multipart_chunksize},
+     *     {@code max_concurrency} (see the README); may be empty
+     * @throws IllegalArgumentException if {@code bucket} or {@code config} is null, a key or
+     *     value is null or not valid Unicode, or the library rejects the bucket, a key or a value
+     * @throws IOException if the store cannot be created (for example, its credentials cannot
+     *     be loaded)
+     */
+    public S3ObjectStore(String bucket, Map<String, String> config) throws IOException {
+        byte[] bucketBytes = NativeStore.utf8(bucket, "bucket");
+        if (config == null) {
+            throw new IllegalArgumentException(
+                    "config must not be null (an empty map gives the defaults)");
+        }
+        List<byte[]> keys = new ArrayList<>();
+        List<byte[]> values = new ArrayList<>();
+        for (Map.Entry<String, String> entry : config.entrySet()) {
+            String key = entry.getKey();
+            keys.add(NativeStore.utf8(key, "a config key"));
+            values.add(NativeStore.utf8(entry.getValue(), "the value of config key " + key));
+        }
+        long[] storeOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status = NativeStore.open(
+                bucketBytes,
+                keys.toArray(new byte[0][]),
+                values.toArray(new byte[0][]),
+                storeOut,
+                errorOut);
+        NativeStore.check(status, errorOut, bucket, null);
+        this.bucket = bucket;
+        lock.writeLock().lock();
+        try {
+            handle = storeOut[0];
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * The version of the native s3os library, such as {@code "0.1.0"}.
+     *
+     * @return the library's version
+     */
+    public static String version() {
+        return NativeStore.string(NativeStore.version());
+    }
+
+    /**
+     * Uploads {@code file} as object {@code name}. Large files go up in concurrent parts; a
+     * failed or cancelled multipart upload is aborted on the server.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param file the file to upload
+     * @param listener receives progress and may cancel; may be null
+     * @throws java.nio.file.AccessDeniedException if the credentials are rejected
+     * @throws TransferCancelledException if {@code listener} returned false
+     * @throws TransientException if the upload failed for a reason that may pass
+     * @throws S3osException if the file cannot be read, or for other failures
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} or {@code file} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public void uploadObject(String name, Path file, ProgressListener listener)
+            throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        byte[] pathBytes = NativeStore.utf8(nativePath(file), "file");
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.upload(store, nameBytes, pathBytes, listener, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, file.toString());
+    }
+
+    /**
+     * Downloads object {@code name} to {@code file}, creating missing parent directories. The
+     * bytes land in a temporary file beside {@code file} that is renamed into place only after
+     * every byte arrived and was verified; on failure neither remains.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param file where to store the object
+     * @param overwrite whether an existing {@code file} may be replaced
+     * @param listener receives progress and may cancel; may be null
+     * @throws java.nio.file.NoSuchFileException if the object does not exist
+     * @throws java.nio.file.FileAlreadyExistsException if {@code file} exists and
+     *     {@code overwrite} is false (checked before any request)
+     * @throws java.nio.file.AccessDeniedException if the credentials are rejected
+     * @throws TransferCancelledException if {@code listener} returned false
+     * @throws TransientException if the download failed for a reason that may pass
+     * @throws S3osException if the file cannot be written, the bytes fail verification, or
+     *     for other failures
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} or {@code file} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public void downloadObject(String name, Path file, boolean overwrite, ProgressListener listener)
+            throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        byte[] pathBytes = NativeStore.utf8(nativePath(file), "file");
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.download(
+                    store, nameBytes, pathBytes, overwrite, listener, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, file.toString());
+    }
+
+    /**
+     * The size of object {@code name} in bytes.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @return the object's size
+     * @throws java.nio.file.NoSuchFileException if the object does not exist
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public long getObjectSize(String name) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        long[] sizeOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.objectSize(store, nameBytes, sizeOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+        return sizeOut[0];
+    }
+
+    /**
+     * The URI of object {@code name}: {@code s3://<bucket>/<prefix><name>}. Makes no request.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @return the object's URI
+     * @throws IllegalArgumentException if {@code name} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public String getUri(String name) {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        byte[][] uriOut = new byte[1][];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.uri(store, nameBytes, uriOut, errorOut);
+        } finally {
+            release();
+        }
+        try {
+            NativeStore.check(status, errorOut, name, null);
+        } catch (IOException e) {
+            // The library fails this call only for bad arguments; anything else would be a bug.
+            throw new UncheckedIOException(e);
+        }
+        return NativeStore.string(uriOut[0]);
+    }
+
+    /**
+     * The names of the objects whose name starts with {@code prefix}, in key order.
+     *
+     * @param prefix the start of the names to list, relative to the store's prefix; null or
+     *     empty lists every object under the store's prefix
+     * @return a new list of names relative to the store's prefix (empty if none match)
+     * @throws java.nio.file.NoSuchFileException if the bucket does not exist
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code prefix} is not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public List<String> listObjects(String prefix) throws IOException {
+        byte[] prefixBytes = prefix == null ? null : NativeStore.utf8(prefix, "prefix");
+        List<byte[]> encoded = new ArrayList<>();
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.list(store, prefixBytes, encoded, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, bucket, null);
+        List<String> names = new ArrayList<>(encoded.size());
+        for (byte[] name : encoded) {
+            names.add(NativeStore.string(name));
+        }
+        return names;
+    }
+
+    /**
+     * Deletes object {@code name}. As in S3, deleting an object that does not exist succeeds.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @throws java.nio.file.AccessDeniedException if the credentials are rejected
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public void removeObject(String name) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.delete(store, nameBytes, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+    }
+
+    /**
+     * Releases the native store and its connections, after waiting for the calls running on
+     * other threads to return. Calls made afterwards throw {@link IllegalStateException};
+     * closing again does nothing.
+     *
+     * @throws IllegalStateException if called from a progress listener of a call on this store
+     *     (the call would never return)
+     */
+    @Override
+    public void close() {
+        if (lock.getReadHoldCount() > 0) {
+            throw new IllegalStateException(
+                    "close() was called from within a call on this store (a progress listener);"
+                            + " close the store after the call returns");
+        }
+        closing = true;
+        lock.writeLock().lock();
+        try {
+            if (handle != 0) {
+                NativeStore.free(handle);
+                handle = 0;
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Describes the store by its bucket.
+     *
+     * @return {@code S3ObjectStore[<bucket>]}, with {@code (closed)} once closed
+     */
+    @Override
+    public String toString() {
+        return "S3ObjectStore[" + bucket + "]" + (closing ? " (closed)" : "");
+    }
+
+    /** The native store, held open (read lock) until {@link #release()}. */
+    private long acquire() {
+        if (closing) {
+            throw closed();
+        }
+        lock.readLock().lock();
+        if (handle == 0) {
+            lock.readLock().unlock();
+            throw closed();
+        }
+        return handle;
+    }
+
+    private void release() {
+        lock.readLock().unlock();
+    }
+
+    private IllegalStateException closed() {
+        return new IllegalStateException("the store for bucket " + bucket + " is closed");
+    }
+
+    /** The path the library opens: absolute, resolved as java.io and java.nio resolve it. */
+    private static String nativePath(Path file) {
+        if (file == null) {
+            throw new IllegalArgumentException("file must not be null");
+        }
+        if (file.getFileSystem() != FileSystems.getDefault()) {
+            throw new IllegalArgumentException(
+                    "file must be on the default file system, not " + file.getFileSystem());
+        }
+        return file.toAbsolutePath().toString();
+    }
+}
