@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::native::*;
+use support::proxy::{Fault, Proxy};
 use support::*;
 
 /// C++ compilers to prove the header with; g++ is required, clang++ is used when installed
@@ -52,6 +53,13 @@ fn compile(compiler: &str, source: &str, optimization: &str) -> PathBuf {
 
 /// Runs the store test program built by `compiler`; returns its output.
 fn run_store_test(server: &LocalS3, program: &Path, valgrind: bool) -> String {
+    let corrupting = Proxy::start(server.addr);
+    let damage = corrupting.inject(
+        |request| request.operation() == "GetObject",
+        Fault::CorruptResponse { at: 5 },
+        0,
+        usize::MAX,
+    );
     let mut command = if valgrind {
         let mut command = Command::new("valgrind");
         // The program replaces operator new (to make one allocation fail); valgrind must leave
@@ -73,9 +81,11 @@ fn run_store_test(server: &LocalS3, program: &Path, valgrind: bool) -> String {
     command
         .arg(scratch("cpp-store-test"))
         .arg(dead_endpoint())
+        .arg(corrupting.endpoint())
         .args(settings_args(server));
     let out = run_program(&mut command, program);
     assert!(out.contains("store_test: all "), "{out}");
+    assert!(corrupting.fired(damage) > 0, "the proxy damaged nothing");
     assert_eq!(
         server.unfinished_uploads(),
         Vec::<String>::new(),

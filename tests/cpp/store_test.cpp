@@ -1,9 +1,10 @@
 // Every method and exception of s3os.hpp against a real server.
 //
-//   store_test <scratch-dir> <dead-endpoint> key=value...
+//   store_test <scratch-dir> <dead-endpoint> <corrupting-endpoint> key=value...
 //
 // The key=value settings reach the server (endpoint, credentials); <dead-endpoint> is an
-// address where nothing listens. Prints one line per group of checks and, at the end,
+// address where nothing listens, <corrupting-endpoint> a proxy to the server that damages
+// every object it serves. Prints one line per group of checks and, at the end,
 // "store_test: all N checks passed"; the first failed check ends the program with status 1.
 
 #include <s3os.hpp>
@@ -374,7 +375,18 @@ void bad_input(const s3os::Store& store, const fs::path& dir) {
     std::cout << "bad input: ok" << std::endl;
 }
 
-void failures(const Settings& settings, const std::string& dead_endpoint) {
+// throw_status(status) throws `Expected`, carrying the status.
+template <typename Expected>
+void maps(int status) {
+    auto thrown = expect_throw<Expected>("status " + std::to_string(status), [&] {
+        s3os::detail::throw_status(static_cast<s3os_status>(status));
+    });
+    check(static_cast<int>(thrown.status()) == status && *thrown.what() != '\0',
+          "status " + std::to_string(status) + " is carried, with a message");
+}
+
+void failures(const Settings& settings, const fs::path& dir, const std::string& dead_endpoint,
+              const std::string& corrupting_endpoint) {
     s3os::Config wrong = settings.store_config("cpp");
     wrong.set("aws_secret_access_key", "not-the-secret");
     auto denied = expect_throw<s3os::PermissionDenied>(
@@ -387,10 +399,28 @@ void failures(const Settings& settings, const std::string& dead_endpoint) {
         "a server that does not answer", [&] { s3os::Store(dead).object_size("x"); });
     check(transient.status() == S3OS_TRANSIENT, "Transient carries its status");
 
+    s3os::Config corrupting = settings.store_config("cpp");
+    corrupting.set("endpoint_url", corrupting_endpoint).set("max_attempts", "2");
+    const fs::path target = dir / "corrupted" / "small.txt";
+    auto damaged = expect_throw<s3os::IntegrityError>("bytes that fail their checksum", [&] {
+        s3os::Store(corrupting).download_file("data/small.txt", target);
+    });
+    check(damaged.status() == S3OS_INTEGRITY && !fs::exists(target),
+          "IntegrityError carries its status, and no file is left");
+
+    // Every status to its class (S3OS_INTERNAL, a bug, cannot be provoked from outside).
+    maps<s3os::InvalidArgument>(S3OS_INVALID_ARGUMENT);
+    maps<s3os::NotFound>(S3OS_NOT_FOUND);
+    maps<s3os::AlreadyExists>(S3OS_ALREADY_EXISTS);
+    maps<s3os::PermissionDenied>(S3OS_PERMISSION_DENIED);
+    maps<s3os::Transient>(S3OS_TRANSIENT);
+    maps<s3os::Cancelled>(S3OS_CANCELLED);
+    maps<s3os::IoError>(S3OS_IO);
+    maps<s3os::IntegrityError>(S3OS_INTEGRITY);
+    maps<s3os::InternalError>(S3OS_INTERNAL);
+
     // Statuses the library may add: S3OS_TLS by value, later ones as a plain Error.
-    auto tls = expect_throw<s3os::TlsError>(
-        "status 10", [] { s3os::detail::throw_status(static_cast<s3os_status>(10)); });
-    check(static_cast<int>(tls.status()) == 10, "TlsError carries status 10");
+    maps<s3os::TlsError>(10);
     auto newer = expect_throw<s3os::Error>(
         "a status this header does not know",
         [] { s3os::detail::throw_status(static_cast<s3os_status>(12)); });
@@ -445,13 +475,14 @@ void threads(const s3os::Store& store, const fs::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 3) {
-        std::cerr << "usage: " << argv[0] << " <scratch-dir> <dead-endpoint> key=value...\n";
+    if (argc < 4) {
+        std::cerr << "usage: " << argv[0]
+                  << " <scratch-dir> <dead-endpoint> <corrupting-endpoint> key=value...\n";
         return 2;
     }
     const fs::path dir = argv[1];
     Settings settings;
-    for (int i = 3; i < argc; i++) {
+    for (int i = 4; i < argc; i++) {
         std::string setting = argv[i];
         auto eq = setting.find('=');
         if (eq == std::string::npos) {
@@ -466,7 +497,7 @@ int main(int argc, char** argv) {
         cancellation(store, dir);
         names_and_listing(store, dir);
         bad_input(store, dir);
-        failures(settings, argv[2]);
+        failures(settings, dir, argv[2], argv[3]);
         moves(settings);
         threads(store, dir);
     } catch (const s3os::Error& e) {
