@@ -147,15 +147,14 @@ def build(skip_cargo):
     if not lib.exists() or not SERVER_BIN.exists():
         sys.exit(f"missing {lib} or {SERVER_BIN}: run without --no-build")
     # A private copy: the measured library stays the same even if target/ is rebuilt meanwhile.
-    libdir = BUILD / "lib"
-    libdir.mkdir(parents=True, exist_ok=True)
-    tmp = libdir / "libs3os.so.tmp"
-    shutil.copy2(lib, tmp)
-    os.replace(tmp, libdir / "libs3os.so")
+    # Installed as a system library, so that the program finds it by its soname.
+    prefix = BUILD / "prefix"
+    run_checked(["bash", ROOT / "scripts" / "install.sh", "--from", lib.parent, prefix])
+    libdir = prefix / "lib"
     cc = os.environ.get("CC", "cc")
     run_checked(
         [cc, "-O2", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra",
-         "-I", ROOT / "include", BENCH / "s3os_bench.c",
+         "-I", prefix / "include", BENCH / "s3os_bench.c",
          "-L", libdir, f"-Wl,-rpath,{libdir}", "-ls3os", "-lpthread", "-o", C_BENCH]
     )
 

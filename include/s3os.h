@@ -8,6 +8,31 @@
 #include <stdint.h>
 
 /**
+ * The library version this header describes, e.g. "0.1.0"; `s3os_version()` returns the
+ * version of the library actually loaded.
+ */
+#define S3OS_VERSION_STRING S3OS_VERSION_TEXT_(S3OS_VERSION_MAJOR, S3OS_VERSION_MINOR, S3OS_VERSION_PATCH)
+#define S3OS_VERSION_TEXT_(major, minor, patch) S3OS_VERSION_QUOTE_(major.minor.patch)
+#define S3OS_VERSION_QUOTE_(text) #text
+
+/**
+ * The major version of the library this header describes. With the minor and patch numbers
+ * and `S3OS_VERSION_STRING` it lets a program compare, at compile time, the header it was
+ * built with against what `s3os_version()` reports at run time.
+ */
+#define S3OS_VERSION_MAJOR 0
+
+/**
+ * The minor version of the library this header describes.
+ */
+#define S3OS_VERSION_MINOR 1
+
+/**
+ * The patch version of the library this header describes.
+ */
+#define S3OS_VERSION_PATCH 0
+
+/**
  * The outcome of every fallible s3os call. On anything but `S3OS_OK`,
  * `s3os_last_error()` describes what failed and why.
  */
@@ -199,7 +224,8 @@ const char *s3os_last_error(void);
 const char *s3os_status_name(int status);
 
 /**
- * The library version, e.g. "0.1.0". Never NULL.
+ * The library version, e.g. "0.1.0": the `S3OS_VERSION_STRING` of the header it was built
+ * with. Never NULL.
  */
 const char *s3os_version(void);
 

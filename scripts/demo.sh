@@ -10,9 +10,12 @@ size_mib="${1:-300}"
 
 echo "== building libs3os and the local S3 server (release; the first build takes a few minutes)"
 cargo build --release --lib --example local_s3_server
-mkdir -p target/demo
-cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Iinclude examples/c/roundtrip.c \
-   -Ltarget/release -Wl,-rpath,"$PWD/target/release" -ls3os -lpthread -o target/demo/roundtrip
+# Installed as users install it, and built with what pkg-config says.
+bash scripts/install.sh --from target/release target/demo/prefix
+export PKG_CONFIG_PATH="$PWD/target/demo/prefix/lib/pkgconfig"
+cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall examples/c/roundtrip.c \
+   $(pkg-config --cflags --libs s3os) -Wl,-rpath,"$(pkg-config --variable=libdir s3os)" \
+   -o target/demo/roundtrip
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/s3os-demo.XXXXXX")"
 server_pid=""

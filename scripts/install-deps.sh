@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond a Rust toolchain: a C compiler for the C
-# programs, valgrind for checking them, and moto's S3 server (Python) as a second server
-# implementation. Safe to run repeatedly; installs only what is missing.
+# programs, valgrind for checking them, g++ and clang++ for the C++ header, pkg-config and
+# cmake for building against an installed s3os, and moto's S3 server (Python) as a second
+# server implementation. Safe to run repeatedly; installs only what is missing.
 set -euo pipefail
 missing=()
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
+command -v g++ >/dev/null || missing+=(g++)
+command -v clang++ >/dev/null || missing+=(clang)
+command -v cmake >/dev/null || missing+=(cmake)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v readelf >/dev/null || missing+=(binutils)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
 # The Java binding needs javac, jar and jni.h, which Debian's headless JDK provides.

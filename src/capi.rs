@@ -15,6 +15,41 @@ pub use crate::status::s3os_status;
 use crate::store::Store;
 use crate::transfer::Transfer;
 
+/// The major version of the library this header describes. With the minor and patch numbers
+/// and `S3OS_VERSION_STRING` it lets a program compare, at compile time, the header it was
+/// built with against what `s3os_version()` reports at run time.
+pub const S3OS_VERSION_MAJOR: u32 = 0;
+/// The minor version of the library this header describes.
+pub const S3OS_VERSION_MINOR: u32 = 1;
+/// The patch version of the library this header describes.
+pub const S3OS_VERSION_PATCH: u32 = 0;
+
+// cbindgen copies the constants above as written, so they are literals; this stops the build
+// when Cargo.toml's version moves without them. The header spells S3OS_VERSION_STRING from
+// the three numbers (cbindgen.toml), which leaves no room for a pre-release suffix.
+const _: () = {
+    assert!(S3OS_VERSION_MAJOR == parse_version_number(env!("CARGO_PKG_VERSION_MAJOR")));
+    assert!(S3OS_VERSION_MINOR == parse_version_number(env!("CARGO_PKG_VERSION_MINOR")));
+    assert!(S3OS_VERSION_PATCH == parse_version_number(env!("CARGO_PKG_VERSION_PATCH")));
+    assert!(
+        env!("CARGO_PKG_VERSION_PRE").is_empty(),
+        "S3OS_VERSION_STRING cannot carry a pre-release suffix"
+    );
+};
+
+const fn parse_version_number(digits: &str) -> u32 {
+    let digits = digits.as_bytes();
+    assert!(!digits.is_empty());
+    let mut value = 0;
+    let mut at = 0;
+    while at < digits.len() {
+        assert!(digits[at].is_ascii_digit());
+        value = value * 10 + (digits[at] - b'0') as u32;
+        at += 1;
+    }
+    value
+}
+
 /// A store configuration being built: create with `s3os_config_new`, adjust with
 /// `s3os_config_set`, release with `s3os_config_free`.
 pub struct s3os_config {
@@ -264,7 +299,8 @@ pub extern "C" fn s3os_status_name(status: c_int) -> *const c_char {
     s3os_status::name_of(status).as_ptr()
 }
 
-/// The library version, e.g. "0.1.0". Never NULL.
+/// The library version, e.g. "0.1.0": the `S3OS_VERSION_STRING` of the header it was built
+/// with. Never NULL.
 #[no_mangle]
 pub extern "C" fn s3os_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

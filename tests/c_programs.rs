@@ -6,19 +6,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use support::native::*;
 use support::*;
-
-/// The directory holding this test's executable, where cargo also puts libs3os.so.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("libs3os.so").exists(),
-        "libs3os.so not found in {}",
-        dir.display()
-    );
-    dir
-}
 
 /// Compiles `source` into an executable and returns its path.
 pub fn compile(source: &str) -> PathBuf {
@@ -42,7 +31,7 @@ pub fn compile(source: &str) -> PathBuf {
         .arg("-o")
         .arg(&out)
         .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", runtime_library_dir().display()))
         .args(["-ls3os", "-lpthread", "-ldl"])
         .status()
         .expect("running the C compiler");
@@ -50,15 +39,8 @@ pub fn compile(source: &str) -> PathBuf {
     out
 }
 
-fn settings_args(server: &LocalS3) -> Vec<String> {
-    base_settings(server)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect()
-}
-
 fn run(program: &Path, args: &[String]) -> String {
-    run_with(Command::new(program).args(args), program)
+    run_program(Command::new(program).args(args), program)
 }
 
 /// Runs `program` under valgrind's memcheck: any memory error, and with `leaks` any definite
@@ -80,25 +62,7 @@ fn run_valgrind(program: &Path, args: &[String], leaks: bool) -> String {
         .arg("--quiet")
         .arg(program)
         .args(args);
-    run_with(&mut command, program)
-}
-
-fn run_with(command: &mut Command, program: &Path) -> String {
-    // cargo points LD_LIBRARY_PATH at target/release too, where an older libs3os.so built for
-    // another target may sit; the programs must load the library this test was built with.
-    let output = command
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .expect("running the C program");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{} failed ({}):\nstdout: {stdout}\nstderr: {}",
-        program.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    run_program(&mut command, program)
 }
 
 #[test]
@@ -399,7 +363,7 @@ fn logged_download(
         .env("LD_PRELOAD", fs_calls_library())
         .env("S3OS_FS_LOG", &log)
         .envs(env.iter().copied());
-    let out = run_with(&mut command, &program);
+    let out = run_program(&mut command, &program);
     let calls = std::fs::read_to_string(&log)
         .unwrap_or_default()
         .lines()

@@ -2,6 +2,7 @@
 //! Shared by the integration tests: a real server, and thin wrappers that call the C ABI.
 
 pub mod moto;
+pub mod native;
 pub mod proxy;
 pub mod server;
 pub mod tls;
