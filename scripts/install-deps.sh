@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond a Rust toolchain: a C compiler for the C
-# programs, valgrind for checking them, and moto's S3 server (Python) as a second server
-# implementation. Safe to run repeatedly; installs only what is missing.
+# programs, valgrind for checking them, Python's venv for the Python binding's tests (which
+# install pytest and boto3 into that venv themselves), and moto's S3 server (Python) as a
+# second server implementation. Safe to run repeatedly; installs only what is missing.
 set -euo pipefail
 missing=()
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
+# bindings/python/test.sh installs the Python binding into a venv (Debian packages venv apart).
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
 fi

@@ -36,7 +36,9 @@ def main():
     state = {"epoch": 0, "weights": [random.Random(7).gauss(0, 1) for _ in range(250_000)]}
     train_one_epoch(state)
 
-    with tempfile.TemporaryDirectory() as scratch, s3os.S3ObjectStore(args.bucket, args.prefix) as store:
+    with tempfile.TemporaryDirectory() as scratch, s3os.S3ObjectStore(
+        args.bucket, args.prefix
+    ) as store:
         print(f"s3os {s3os.__version__}, store {store.get_uri('')}")
 
         local = os.path.join(scratch, "ep1.pt")
@@ -50,8 +52,10 @@ def main():
 
         started = time.perf_counter()
         store.upload_object("ckpt/ep1.pt", local, callback=report)
-        print(f"saved epoch {state['epoch']} ({size} bytes) to {store.get_uri('ckpt/ep1.pt')} "
-              f"in {time.perf_counter() - started:.2f} s")
+        print(
+            f"saved epoch {state['epoch']} ({size} bytes) to {store.get_uri('ckpt/ep1.pt')} "
+            f"in {time.perf_counter() - started:.2f} s"
+        )
         print(f"checkpoints in the store: {store.list_objects('ckpt/')}")
 
         restored_path = os.path.join(scratch, "restore", "ep1.pt")

@@ -166,7 +166,9 @@ def write_file(path: Path, size: int, seed: int = 0) -> bytes:
     return data
 
 
-def run_python(code: str, *, env: Dict[str, str] = None, cwd: Path = None) -> subprocess.CompletedProcess:
+def run_python(
+    code: str, *, env: Dict[str, str] = None, cwd: Path = None
+) -> subprocess.CompletedProcess:
     """Runs ``code`` in a fresh interpreter (this one's), for import-time behaviour."""
     return subprocess.run(
         [sys.executable, "-c", code],

@@ -14,7 +14,7 @@ import pytest
 import s3os
 from conftest import Server, run_python
 
-STAND_IN = '''
+STAND_IN = """
 import abc
 
 
@@ -31,7 +31,7 @@ class ObjectStore(abc.ABC):
 
     def __exit__(self, exc_type, exc, traceback):
         self.close()
-'''
+"""
 
 
 def test_without_composer_s3os_defines_its_own_classes():
@@ -73,7 +73,9 @@ def test_with_composer_s3os_subclasses_its_object_store(server: Server, tmp_path
             "available": s3os.COMPOSER_AVAILABLE,
             "subclass": issubclass(s3os.S3ObjectStore, composer.utils.ObjectStore),
             "instance": isinstance(store, composer.utils.ObjectStore),
-            "same_error_class": s3os.ObjectStoreTransientError is composer.utils.ObjectStoreTransientError,
+            "same_error_class": (
+                s3os.ObjectStoreTransientError is composer.utils.ObjectStoreTransientError
+            ),
             "caught": caught,
         }}))
         """

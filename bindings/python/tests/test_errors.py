@@ -96,10 +96,16 @@ def test_transient_failures_raise_object_store_transient_error(server: Server, t
 def test_https_to_a_plain_http_server_fails_with_tls_or_transient(server: Server):
     port = server.endpoint.rsplit(":", 1)[1]
     # The library reports S3OS_TLS once it has that status; earlier builds call it transient.
-    expected = s3os.TLSError if errors._library.status_name(10) == "S3OS_TLS" else s3os.TransientError
+    expected = (
+        s3os.TLSError if errors._library.status_name(10) == "S3OS_TLS" else s3os.TransientError
+    )
     with server.store(
         endpoint_url=f"https://127.0.0.1:{port}",
-        client_config={"retries": {"total_max_attempts": 1}, "connect_timeout": 5, "read_timeout": 5},
+        client_config={
+            "retries": {"total_max_attempts": 1},
+            "connect_timeout": 5,
+            "read_timeout": 5,
+        },
     ) as store:
         with pytest.raises(expected):
             store.get_object_size("x")
@@ -162,7 +168,9 @@ def test_unsupported_keys_raise_value_error_naming_them(server: Server, store, t
             server.store(**kwargs)
     write_file(tmp_path / "f", 1)
     with pytest.raises(ValueError, match="ServerSideEncryption"):
-        store.upload_object("x", tmp_path / "f", ExtraArgs={"ACL": "private", "ServerSideEncryption": "AES256"})
+        store.upload_object(
+            "x", tmp_path / "f", ExtraArgs={"ACL": "private", "ServerSideEncryption": "AES256"}
+        )
     with pytest.raises(ValueError, match="Callback"):
         store.upload_object("x", tmp_path / "f", Callback=print)
     with pytest.raises(ValueError, match="dict"):

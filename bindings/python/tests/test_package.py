@@ -39,7 +39,9 @@ def test_s3os_library_overrides_the_bundled_library(tmp_path):
     copy = tmp_path / "elsewhere" / "libs3os.so"
     copy.parent.mkdir()
     copy.write_bytes(built.read_bytes())
-    result = run_python("import s3os; print(s3os.library_path, s3os.__version__)", env={"S3OS_LIBRARY": str(copy)})
+    result = run_python(
+        "import s3os; print(s3os.library_path, s3os.__version__)", env={"S3OS_LIBRARY": str(copy)}
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(copy), s3os.__version__]
 
@@ -62,7 +64,7 @@ def test_the_checkpoint_example_saves_and_restores(server: Server, tmp_path):
     )
     print(result.stdout)
     assert result.returncode == 0, result.stderr
-    assert f"saved epoch 1" in result.stdout
+    assert "saved epoch 1" in result.stdout
     assert "restored epoch 1: 250000 weights, identical" in result.stdout
     assert "FileNotFoundError (S3OS_NOT_FOUND)" in result.stdout
     assert not server.stored_file("example-run/ckpt/ep1.pt").exists()

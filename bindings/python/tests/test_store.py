@@ -183,7 +183,9 @@ def test_transfer_and_client_settings_are_accepted(server: Server, prefix, tmp_p
         s3os_config={"multipart_checksum_type": "composite", "max_attempts": 4},
     ) as store:
         progress = []
-        store.upload_object("tuned", tmp_path / "f", callback=lambda done, total: progress.append(done))
+        store.upload_object(
+            "tuned", tmp_path / "f", callback=lambda done, total: progress.append(done)
+        )
         store.download_object("tuned", tmp_path / "back")
     assert (tmp_path / "back").read_bytes() == data
     # 11 MiB in 5 MiB parts: at least three steps of progress.
@@ -192,7 +194,9 @@ def test_transfer_and_client_settings_are_accepted(server: Server, prefix, tmp_p
 
 def test_a_real_boto3_transfer_config_is_read(server: Server, prefix, tmp_path):
     transfer = pytest.importorskip("boto3.s3.transfer")
-    config = transfer.TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=1)
+    config = transfer.TransferConfig(
+        multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=1
+    )
     data = write_file(tmp_path / "f", 6 * MIB)
     with server.store(prefix, transfer_config=config) as store:
         store.upload_object("boto3-config", tmp_path / "f")
@@ -216,7 +220,8 @@ def test_acl_from_extra_args_and_s3_canned_acl(moto: Server, prefix, tmp_path, m
     def everyone_may_read(key: str) -> bool:
         grants = inspector.get_object_acl(Bucket=moto.bucket, Key=key)["Grants"]
         return any(
-            grant["Grantee"].get("URI", "").endswith("/global/AllUsers") and grant["Permission"] == "READ"
+            grant["Grantee"].get("URI", "").endswith("/global/AllUsers")
+            and grant["Permission"] == "READ"
             for grant in grants
         )
 
@@ -252,3 +257,29 @@ def test_moto_round_trip(moto: Server, prefix, tmp_path):
         store.remove_object("obj")
         assert store.list_objects() == []
     assert (tmp_path / "back").read_bytes() == data
+
+
+def _in_forked_child(parent_store, server: Server, prefix: str, results) -> None:
+    try:
+        parent_store.get_object_size("obj")
+        results.put("the parent's store worked in the child")
+    except ValueError as error:  # the library refuses a store from before fork()
+        results.put(type(error).__name__)
+    with server.store(prefix) as own:
+        results.put(own.get_object_size("obj"))
+
+
+def test_a_forked_child_makes_its_own_store_and_leaves_the_parents_alone(
+    server: Server, store, prefix, tmp_path
+):
+    multiprocessing = pytest.importorskip("multiprocessing")
+    write_file(tmp_path / "f", 321)
+    store.upload_object("obj", tmp_path / "f")
+    context = multiprocessing.get_context("fork")  # as PyTorch's data loader workers do
+    results = context.Queue()
+    child = context.Process(target=_in_forked_child, args=(store, server, prefix, results))
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    assert [results.get(timeout=5), results.get(timeout=5)] == ["InvalidArgumentError", 321]
+    assert store.get_object_size("obj") == 321  # still usable in the parent

@@ -14,7 +14,9 @@ from conftest import Server, write_file
 MIB = 1024 * 1024
 
 
-def test_100_stores_built_from_100_threads_each_raise_file_not_found(server: Server, prefix, tmp_path):
+def test_100_stores_built_from_100_threads_each_raise_file_not_found(
+    server: Server, prefix, tmp_path
+):
     # Composer's own test: stores created concurrently, each download of a missing key fails
     # with FileNotFoundError.
     barrier = threading.Barrier(100)
@@ -96,7 +98,10 @@ def test_8_threads_transfer_at_once_well_below_8_times_one(server: Server, prefi
 
     for name in names:
         assert (tmp_path / "parallel" / name).read_bytes() == (tmp_path / name).read_bytes()
-    print(f"8 round trips of {size // MIB} MiB: sequential {sequential:.2f} s, 8 threads {parallel:.2f} s")
+    print(
+        f"8 round trips of {size // MIB} MiB: "
+        f"sequential {sequential:.2f} s, 8 threads {parallel:.2f} s"
+    )
     assert parallel < 0.6 * sequential, (sequential, parallel)
 
 
@@ -117,33 +122,38 @@ def test_many_threads_mixed_operations_on_one_store(store, tmp_path):
     assert store.list_objects() == []
 
 
+def _race_close_with_calls(server: Server, prefix: str, source, tmp_path, delay: float) -> None:
+    store = server.store(prefix, transfer_config={"max_concurrency": 2})
+    started = threading.Barrier(5)
+    outcomes = []
+
+    def work(i: int) -> None:
+        started.wait()
+        name = f"race-{delay}-{i}"
+        try:
+            store.upload_object(name, source)
+            store.download_object(name, tmp_path / name)
+            outcomes.append("done")
+        except ValueError as error:
+            assert "closed" in str(error)
+            outcomes.append("closed")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    time.sleep(delay)
+    store.close()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 4
+    with pytest.raises(ValueError):
+        store.get_uri("x")
+
+
 def test_close_while_calls_run_on_other_threads(server: Server, prefix, tmp_path):
     # close() must not free the C store under a running call: calls in flight finish,
     # later ones raise ValueError, and nothing crashes.
     write_file(tmp_path / "f", 16 * MIB)
-    for attempt in range(5):
-        store = server.store(prefix, transfer_config={"max_concurrency": 2})
-        started = threading.Barrier(5)
-        outcomes = []
-
-        def work(i: int) -> None:
-            started.wait()
-            try:
-                store.upload_object(f"race-{attempt}-{i}", tmp_path / "f")
-                store.download_object(f"race-{attempt}-{i}", tmp_path / f"race-{attempt}-{i}")
-                outcomes.append("done")
-            except ValueError as error:
-                assert "closed" in str(error)
-                outcomes.append("closed")
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-        for thread in threads:
-            thread.start()
-        started.wait()
-        time.sleep(0.02 * attempt)
-        store.close()
-        for thread in threads:
-            thread.join()
-        assert len(outcomes) == 4
-        with pytest.raises(ValueError):
-            store.get_uri("x")
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.2):
+        _race_close_with_calls(server, prefix, tmp_path / "f", tmp_path, delay)

@@ -6,7 +6,18 @@ import ctypes
 import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from . import _library
 from ._composer import ObjectStoreBase
@@ -77,7 +88,9 @@ class _Progress:
         """Raises the callback's exception (the library's error as its context), or the error."""
         # The message is this thread's last error: read it before anything else calls s3os.
         failure = error_for(status, _library.last_error(), reading=reading) if status else None
-        self.function = PROGRESS_FN()  # breaks the cycle through the bound method; never called again
+        self.function = (
+            PROGRESS_FN()
+        )  # breaks the cycle through the bound method; never called again
         if self.error is not None:
             error, self.error = self.error, None
             if failure is None:
@@ -152,7 +165,7 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         location = self._uri(self._stores[None], b"")[len("s3://") :]
         self._bucket, _, self._prefix = location.partition("/")
 
-    def _connect(self, settings: Sequence[tuple]) -> int:
+    def _connect(self, settings: Sequence[Tuple[bytes, bytes, Setting]]) -> int:
         config = lib.s3os_config_new(self._bucket_c)
         if not config:
             raise InvalidArgumentError(_library.last_error())
@@ -161,7 +174,7 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
                 status = lib.s3os_config_set(config, key, value)
                 if status != 0:
                     error = error_for(status, _library.last_error())
-                    if isinstance(setting, Setting) and setting.origin != setting.key:
+                    if setting.origin != setting.key:  # name the argument the user wrote
                         error.message = f"{setting.origin}: {error.message}"
                         error.args = (error.message,)
                     raise error
@@ -176,6 +189,7 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
     def _uri(store: int, name: bytes) -> str:
         out = ctypes.c_void_p()
         check(lib.s3os_get_uri(store, name, ctypes.byref(out)))
+        assert out.value is not None, "s3os_get_uri succeeded without a string"
         try:
             return _library.text(ctypes.string_at(out.value))
         finally:
@@ -272,7 +286,7 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
 
     @property
     def prefix(self) -> str:
-        """The prefix of every key: empty, or without a leading ``/`` and with one trailing ``/``."""
+        """The prefix of every key: empty, or with no leading ``/`` and one trailing ``/``."""
         return self._prefix
 
     def get_uri(self, object_name: str) -> str:
@@ -346,7 +360,7 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
             progress.finish(status, reading=True)
 
     def list_objects(self, prefix: Optional[str] = None) -> List[str]:
-        """The full keys (store prefix included) of the objects whose names start with ``prefix``."""
+        """Full keys (store prefix included) of the objects whose names start with ``prefix``."""
         name_prefix = None if prefix is None else _c_text(prefix, "prefix")
         keys: List[str] = []
         failure: List[BaseException] = []
