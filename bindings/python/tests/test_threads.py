@@ -7,8 +7,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-import s3os
 from conftest import Server, write_file
 
 MIB = 1024 * 1024
@@ -48,7 +46,7 @@ def test_python_threads_run_while_a_transfer_is_in_the_library(store, tmp_path):
         while not done.is_set():
             ticks += 1
 
-    def ticks_during(call) -> "tuple[int, float]":
+    def ticks_during(call) -> tuple[int, float]:
         before, started = ticks, time.perf_counter()
         call()
         return ticks - before, time.perf_counter() - started
@@ -74,33 +72,41 @@ def test_python_threads_run_while_a_transfer_is_in_the_library(store, tmp_path):
 def test_8_threads_transfer_at_once_well_below_8_times_one(server: Server, prefix, tmp_path):
     size = 32 * MIB
     names = [f"par-{i}" for i in range(8)]
-    for i, name in enumerate(names):
-        write_file(tmp_path / name, size, seed=i)
-    # One part in flight per transfer, so that one transfer alone does not already keep the
-    # machine busy: concurrency then has to come from the threads.
-    settings = {"transfer_config": {"max_concurrency": 1}}
-
-    def round_trip(store: s3os.S3ObjectStore, name: str, tag: str) -> None:
-        store.upload_object(f"{tag}/{name}", tmp_path / name)
-        store.download_object(f"{tag}/{name}", tmp_path / tag / name)
-
+    # One 5 MiB part in flight per transfer: a download then waits on the server's answers
+    # most of the time (s3s-fs answers each GET late) instead of filling this 2-core machine
+    # on its own, so only threads running at once can shorten the total.
+    settings = {
+        "transfer_config": {
+            "max_concurrency": 1,
+            "multipart_chunksize": 5 * MIB,
+            "multipart_threshold": 5 * MIB,
+        }
+    }
     with server.store(prefix, **settings) as store:
-        round_trip(store, names[0], "warm-up")
+        for i, name in enumerate(names):
+            write_file(tmp_path / name, size, seed=i)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda name: store.upload_object(name, tmp_path / name), names))
+
+        def download(name: str, tag: str) -> None:
+            store.download_object(name, tmp_path / tag / name)
+
+        download(names[0], "warm-up")
         started = time.perf_counter()
         for name in names:
-            round_trip(store, name, "sequential")
+            download(name, "sequential")
         sequential = time.perf_counter() - started
 
         started = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda name: round_trip(store, name, "parallel"), names))
+            list(pool.map(lambda name: download(name, "parallel"), names))
         parallel = time.perf_counter() - started
 
     for name in names:
         assert (tmp_path / "parallel" / name).read_bytes() == (tmp_path / name).read_bytes()
     print(
-        f"8 round trips of {size // MIB} MiB: "
-        f"sequential {sequential:.2f} s, 8 threads {parallel:.2f} s"
+        f"8 downloads of {size // MIB} MiB: "
+        f"one after another {sequential:.2f} s, 8 threads at once {parallel:.2f} s"
     )
     assert parallel < 0.6 * sequential, (sequential, parallel)
 
