@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond a Rust toolchain: a C compiler for the C
 # programs, valgrind for checking them, g++ and clang++ for the C++ header, pkg-config and
-# cmake for building against an installed s3os, and moto's S3 server (Python) as a second
-# server implementation. Safe to run repeatedly; installs only what is missing.
+# cmake for building against an installed s3os, a JDK for the Java binding, Python's venv for
+# the Python binding's tests (which install pytest and boto3 into that venv themselves), and
+# moto's S3 server (Python) as a second server implementation. Safe to run repeatedly;
+# installs only what is missing.
 set -euo pipefail
 missing=()
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
@@ -21,6 +23,8 @@ if [ -z "$javac_path" ] || ! command -v jar >/dev/null ||
     # Slim images leave out the manual directories, where the JDK's setup links its pages.
     mkdir -p /usr/share/man/man1
 fi
+# bindings/python/test.sh installs the Python binding into a venv (Debian packages venv apart).
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
 fi

@@ -1,0 +1,411 @@
+"""``S3ObjectStore``: Composer's S3 object store interface over the s3os C library."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from contextlib import contextmanager
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _library
+from ._composer import ObjectStoreBase
+from ._library import LIST_FN, PROGRESS_FN, lib
+from ._settings import Setting, store_settings
+from .errors import InvalidArgumentError, S3osError, check, error_for
+
+__all__ = ["S3ObjectStore"]
+
+#: A progress callback: ``callback(bytes_done, total_bytes)``, bytes cumulative.
+ProgressCallback = Callable[[int, int], Any]
+PathType = Union[str, "os.PathLike[str]"]
+
+
+def _c_text(value: Any, what: str) -> bytes:
+    """``value`` as the NUL-terminated UTF-8 the library takes, or TypeError / ValueError."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be str, not {type(value).__name__}")
+    if "\0" in value:
+        raise ValueError(f"{what} must not contain a NUL character: {value!r}")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{what} cannot be encoded as UTF-8 ({error.reason} at position {error.start}): "
+            f"{value!r}"
+        ) from None
+
+
+def _c_path(filename: Any, what: str = "filename") -> bytes:
+    """A ``str`` or ``os.PathLike`` file name as UTF-8 (file names undecodable as such fail)."""
+    try:
+        path = os.fspath(filename)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be str or os.PathLike, not {type(filename).__name__}"
+        ) from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return _c_text(path, what)
+
+
+def _check_callback(callback: Any) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, not {type(callback).__name__}")
+
+
+class _Progress:
+    """Runs the user's callback from the library; an exception in it cancels the transfer."""
+
+    def __init__(self, callback: Optional[ProgressCallback]) -> None:
+        self.callback = callback
+        self.error: Optional[BaseException] = None
+        # A NULL function pointer when there is no callback: the library then reports nothing.
+        self.function = PROGRESS_FN(self._report) if callback is not None else PROGRESS_FN()
+
+    def _report(self, bytes_done: int, bytes_total: int, _user_data: Any) -> int:
+        if self.error is not None or self.callback is None:
+            return 1
+        try:
+            self.callback(bytes_done, bytes_total)
+        except BaseException as error:  # KeyboardInterrupt too: it cancels the transfer.
+            self.error = error
+            return 1
+        return 0
+
+    def finish(self, status: int, *, reading: bool) -> None:
+        """Raises the callback's exception (the library's error as its context), or the error."""
+        # The message is this thread's last error: read it before anything else calls s3os.
+        failure = error_for(status, _library.last_error(), reading=reading) if status else None
+        self.function = (
+            PROGRESS_FN()
+        )  # breaks the cycle through the bound method; never called again
+        if self.error is not None:
+            error, self.error = self.error, None
+            if failure is None:
+                raise error
+            try:
+                raise failure
+            except S3osError:
+                raise error  # noqa: B904 -- the library's error becomes its __context__
+        if failure is not None:
+            raise failure
+
+
+class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
+    """An S3 bucket (and prefix) as Composer's ``S3ObjectStore`` presents it, served by s3os.
+
+    The constructor takes Composer's arguments. ``client_config`` takes the botocore
+    ``Config`` keywords s3os has (``retries`` with ``max_attempts``, ``total_max_attempts``,
+    ``mode``; ``connect_timeout``, ``read_timeout``; ``s3`` with ``addressing_style``;
+    ``request_checksum_calculation``, ``response_checksum_validation``), ``transfer_config``
+    a dict or an object (such as boto3's ``TransferConfig``) with ``multipart_threshold``,
+    ``multipart_chunksize``, ``max_concurrency``. ``s3os_config`` passes further s3os
+    configuration keys (see the README) as they are. An unsupported key raises
+    ``ValueError`` naming it.
+
+    Credentials and region not given come from the AWS chain (environment, profile files,
+    instance metadata, ...); ``endpoint_url`` defaults to ``S3_ENDPOINT_URL`` from the
+    environment, as in Composer.
+
+    Any number of threads may use one store at once; no lock is held while bytes move.
+    After :meth:`close` every call raises ``ValueError``.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        region_name: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        aws_access_key_id: Optional[str] = None,
+        aws_secret_access_key: Optional[str] = None,
+        aws_session_token: Optional[str] = None,
+        client_config: Optional[Dict[Any, Any]] = None,
+        transfer_config: Optional[Any] = None,
+        *,
+        s3os_config: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        # Set first: __del__ and close() must work even if the constructor fails below.
+        self._lock = threading.Lock()
+        self._stores: Dict[Optional[str], int] = {}
+        self._in_flight = 0
+        self._closed = False
+        self._owner_pid = os.getpid()
+
+        bucket_c = _c_text(bucket, "bucket")
+        settings = store_settings(
+            prefix,
+            region_name,
+            endpoint_url,
+            aws_access_key_id,
+            aws_secret_access_key,
+            aws_session_token,
+            client_config,
+            transfer_config,
+            s3os_config,
+        )
+        self._bucket_c = bucket_c
+        self._settings = [
+            (_c_text(s.key, f"the key {s.origin}"), _c_text(s.value, s.origin), s) for s in settings
+        ]
+        self._stores[None] = self._connect(self._settings)
+        # The library normalises bucket and prefix (Composer's rules); read them back from it.
+        location = self._uri(self._stores[None], b"")[len("s3://") :]
+        self._bucket, _, self._prefix = location.partition("/")
+
+    def _connect(self, settings: Sequence[Tuple[bytes, bytes, Setting]]) -> int:
+        config = lib.s3os_config_new(self._bucket_c)
+        if not config:
+            raise InvalidArgumentError(_library.last_error())
+        try:
+            for key, value, setting in settings:
+                status = lib.s3os_config_set(config, key, value)
+                if status != 0:
+                    error = error_for(status, _library.last_error())
+                    if setting.origin != setting.key:  # name the argument the user wrote
+                        error.message = f"{setting.origin}: {error.message}"
+                        error.args = (error.message,)
+                    raise error
+            store = ctypes.c_void_p()
+            check(lib.s3os_store_new(config, ctypes.byref(store)))
+        finally:
+            lib.s3os_config_free(config)
+        assert store.value, "s3os_store_new succeeded without a store"
+        return store.value
+
+    @staticmethod
+    def _uri(store: int, name: bytes) -> str:
+        out = ctypes.c_void_p()
+        check(lib.s3os_get_uri(store, name, ctypes.byref(out)))
+        assert out.value is not None, "s3os_get_uri succeeded without a string"
+        try:
+            return _library.text(ctypes.string_at(out.value))
+        finally:
+            lib.s3os_string_free(out)
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    @contextmanager
+    def _store_for_call(self, acl: Optional[str] = None) -> Iterator[int]:
+        """The C store for one call; it stays alive until the call ends, even across close()."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("I/O operation on a closed S3ObjectStore")
+            self._in_flight += 1
+        try:
+            yield self._stores[None] if acl is None else self._acl_store(acl)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                released = self._take_stores_if_unused()
+            self._free(released)
+
+    def _acl_store(self, acl: str) -> int:
+        # A second C store configured with the ACL serves uploads that ask for it; created
+        # on first use, kept for the next upload with the same ACL, freed by close().
+        with self._lock:
+            store = self._stores.get(acl)
+        if store is not None:
+            return store
+        acl_setting = Setting("canned_acl", acl, "ExtraArgs['ACL']")
+        acl_c = _c_text(acl, "ExtraArgs['ACL']")
+        store = self._connect([*self._settings, (b"canned_acl", acl_c, acl_setting)])
+        with self._lock:
+            existing = self._stores.setdefault(acl, store)
+        if existing != store:  # another thread made one meanwhile
+            self._free([store])
+        return existing
+
+    def _take_stores_if_unused(self) -> List[int]:
+        # Caller holds self._lock.
+        if not self._closed or self._in_flight:
+            return []
+        stores, self._stores = list(self._stores.values()), {}
+        return stores
+
+    def _free(self, stores: List[int]) -> None:
+        # A child process after fork() must not free its parent's stores (the library's rule).
+        if os.getpid() != self._owner_pid:
+            return
+        for store in stores:
+            lib.s3os_store_free(store)
+
+    def close(self) -> None:
+        """Releases the store's connections. Idempotent; later calls raise ``ValueError``.
+
+        Calls still running on other threads finish first: the C store is freed when the last
+        of them returns.
+        """
+        lock = getattr(self, "_lock", None)
+        if lock is None:  # the constructor failed before anything was allocated
+            return
+        with lock:
+            self._closed = True
+            released = self._take_stores_if_unused()
+        self._free(released)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __enter__(self) -> "S3ObjectStore":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 -- at interpreter exit the library may be gone
+            pass
+
+    def __repr__(self) -> str:
+        state = " (closed)" if self._closed else ""
+        return f"<s3os.S3ObjectStore s3://{self._bucket}/{self._prefix}{state}>"
+
+    # -- Composer's interface ------------------------------------------------------------
+
+    @property
+    def bucket(self) -> str:
+        """The bucket name (without ``/``)."""
+        return self._bucket
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of every key: empty, or with no leading ``/`` and one trailing ``/``."""
+        return self._prefix
+
+    def get_uri(self, object_name: str) -> str:
+        """``s3://<bucket>/<prefix><object_name>``; the object need not exist."""
+        name = _c_text(object_name, "object_name")
+        with self._store_for_call() as store:
+            return self._uri(store, name)
+
+    def get_object_size(self, object_name: str) -> int:
+        """The object's size in bytes.
+
+        Raises:
+            FileNotFoundError: the object does not exist, or reading it was refused (403).
+        """
+        name = _c_text(object_name, "object_name")
+        size = ctypes.c_uint64()
+        with self._store_for_call() as store:
+            check(lib.s3os_object_size(store, name, ctypes.byref(size)), reading=True)
+        return size.value
+
+    def upload_object(
+        self,
+        object_name: str,
+        filename: PathType,
+        callback: Optional[ProgressCallback] = None,
+        **kwargs: Any,
+    ) -> None:
+        """Uploads the file ``filename`` as ``object_name``.
+
+        ``callback(bytes_done, total)`` reports cumulative progress; an exception raised in it
+        cancels the upload (nothing is left on the server) and is re-raised here. The only
+        keyword is Composer's ``ExtraArgs``, of which s3os supports ``ACL`` (a canned ACL);
+        without one, ``S3_CANNED_ACL`` from the environment applies.
+
+        Raises:
+            PermissionError: the credentials may not write the object.
+            ValueError: an ``ExtraArgs`` key s3os does not support, or a bad name.
+        """
+        name = _c_text(object_name, "object_name")
+        path = _c_path(filename)
+        _check_callback(callback)
+        acl = _upload_acl(kwargs)
+        progress = _Progress(callback)
+        with self._store_for_call(acl) as store:
+            status = lib.s3os_upload_file(store, name, path, progress.function, None)
+            progress.finish(status, reading=False)
+
+    def download_object(
+        self,
+        object_name: str,
+        filename: PathType,
+        overwrite: bool = False,
+        callback: Optional[ProgressCallback] = None,
+    ) -> None:
+        """Downloads ``object_name`` to the file ``filename``, creating parent directories.
+
+        The file appears only complete and verified; on failure nothing is left behind.
+
+        Raises:
+            FileExistsError: ``filename`` exists and ``overwrite`` is false (before any request).
+            FileNotFoundError: the object does not exist, or reading it was refused (403).
+        """
+        name = _c_text(object_name, "object_name")
+        path = _c_path(filename)
+        _check_callback(callback)
+        progress = _Progress(callback)
+        with self._store_for_call() as store:
+            status = lib.s3os_download_file(
+                store, name, path, bool(overwrite), progress.function, None
+            )
+            progress.finish(status, reading=True)
+
+    def list_objects(self, prefix: Optional[str] = None) -> List[str]:
+        """Full keys (store prefix included) of the objects whose names start with ``prefix``."""
+        name_prefix = None if prefix is None else _c_text(prefix, "prefix")
+        keys: List[str] = []
+        failure: List[BaseException] = []
+
+        def collect(name: bytes, _size: int, _user_data: Any) -> int:
+            try:
+                keys.append(self._prefix + name.decode("utf-8"))
+            except BaseException as error:  # noqa: BLE001 -- stops the listing, re-raised below
+                failure.append(error)
+                return 1
+            return 0
+
+        with self._store_for_call() as store:
+            check(lib.s3os_list_objects(store, name_prefix, LIST_FN(collect), None))
+        if failure:
+            raise failure[0]
+        return keys
+
+    def remove_object(self, object_name: str) -> None:
+        """Deletes ``object_name``; deleting a missing object succeeds, as in S3."""
+        name = _c_text(object_name, "object_name")
+        with self._store_for_call() as store:
+            check(lib.s3os_delete_object(store, name))
+
+
+def _upload_acl(kwargs: Mapping[str, Any]) -> Optional[str]:
+    """The canned ACL asked for with Composer's ``ExtraArgs={'ACL': ...}``, if any."""
+    unknown = sorted(set(kwargs) - {"ExtraArgs"})
+    if unknown:
+        raise ValueError(
+            f"upload_object takes only the keyword ExtraArgs besides its parameters, not {unknown}"
+        )
+    extra_args = kwargs.get("ExtraArgs")
+    if extra_args is None:
+        return None
+    if not isinstance(extra_args, Mapping):
+        raise ValueError(f"ExtraArgs must be a dict, not {type(extra_args).__name__}")
+    unsupported = sorted(str(key) for key in extra_args if key != "ACL")
+    if unsupported:
+        raise ValueError(
+            f"ExtraArgs {unsupported} not supported by s3os: of the upload arguments only 'ACL' is"
+        )
+    acl = extra_args.get("ACL")
+    if acl is None:
+        return None
+    if not isinstance(acl, str):
+        raise TypeError(f"ExtraArgs['ACL'] must be str, not {type(acl).__name__}")
+    return acl
