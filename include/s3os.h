@@ -87,6 +87,12 @@ typedef enum s3os_status {
    * configuration.
    */
   S3OS_TLS = 10,
+  /**
+   * The caller's buffer cannot hold the object (`s3os_download_buffer`); nothing was
+   * written into it, and the object's size was reported so that a large enough buffer can
+   * be supplied.
+   */
+  S3OS_BUFFER_TOO_SMALL = 11,
 } s3os_status;
 
 /**
@@ -96,10 +102,27 @@ typedef enum s3os_status {
 typedef struct s3os_config s3os_config;
 
 /**
+ * An object being read in pieces: open with `s3os_reader_open`, release with
+ * `s3os_reader_free`. Use it from one thread at a time (calls that overlap on another thread
+ * are refused with `S3OS_INVALID_ARGUMENT`). It keeps what it needs of its store: the store
+ * may be freed before it.
+ */
+typedef struct s3os_reader s3os_reader;
+
+/**
  * A connected store; safe to use from many threads at once. Release with `s3os_store_free`
  * once no call on it is running.
  */
 typedef struct s3os_store s3os_store;
+
+/**
+ * An object being written in pieces: open with `s3os_writer_open`, add bytes with
+ * `s3os_writer_write`, finish with `s3os_writer_close` (or give up with `s3os_writer_abort`);
+ * either of those frees it. Use it from one thread at a time (calls that overlap on another
+ * thread are refused with `S3OS_INVALID_ARGUMENT`). It keeps what it needs of its store: the
+ * store may be freed before it.
+ */
+typedef struct s3os_writer s3os_writer;
 
 /**
  * Progress of a transfer: called on the calling thread with the bytes moved so far (never
@@ -233,6 +256,166 @@ const char *s3os_version(void);
  * Frees a string returned by s3os (such as from `s3os_get_uri`). NULL is ignored.
  */
 void s3os_string_free(char *s);
+
+/**
+ * Uploads the `len` bytes at `data` as object `object_name`, straight from that memory: an
+ * object at or above `multipart_threshold` goes up in parts sent concurrently, each a view of
+ * the caller's bytes, never a copy. Checked as an upload from a file is: a CRC32C per
+ * request, the CRC32C of the whole object on a multipart completion, and an abort on the
+ * server if anything fails or is cancelled. `data` may be NULL only when `len` is 0; the
+ * memory must stay valid and unchanged until the call returns, and is not used afterwards
+ * (the call returns only once no request holds any of it). `progress` may be NULL.
+ */
+enum s3os_status s3os_upload_buffer(struct s3os_store *store,
+                                    const char *object_name,
+                                    const void *data,
+                                    size_t len,
+                                    s3os_progress_fn progress,
+                                    void *user_data);
+
+/**
+ * Downloads object `object_name` into the caller's buffer `buf` of `capacity` bytes (for
+ * example pinned memory), in concurrent ranged parts for a large object. On success
+ * `*out_len` is the object's size. If the object is larger than `capacity`, returns
+ * `S3OS_BUFFER_TOO_SMALL` with `*out_len` set to its size, having written nothing into `buf`
+ * (the size comes from the first answer's headers, before any byte of the body is read). On
+ * any other failure `*out_len` is 0 and the contents of `buf` are unspecified. Verified as a
+ * download to a file is: the whole object against its CRC32, CRC32C or CRC64NVME (the ranges'
+ * CRCs combined) or, with only a SHA, in one stream the SDK checks; lengths and Content-Ranges
+ * always. `buf` may be NULL only when `capacity` is 0 and is not used after the call
+ * returns. `progress` may be NULL.
+ */
+enum s3os_status s3os_download_buffer(struct s3os_store *store,
+                                      const char *object_name,
+                                      void *buf,
+                                      size_t capacity,
+                                      size_t *out_len,
+                                      s3os_progress_fn progress,
+                                      void *user_data);
+
+/**
+ * Downloads object `object_name` into a buffer s3os allocates, verified as
+ * `s3os_download_buffer` is. On success `*out_data` points to the object's `*out_len` bytes,
+ * owned by the caller, who releases them with `s3os_buffer_free(*out_data, *out_len)`; an
+ * empty object gives NULL and 0. On failure `*out_data` is NULL and `*out_len` 0.
+ * `progress` may be NULL.
+ */
+enum s3os_status s3os_download_alloc(struct s3os_store *store,
+                                     const char *object_name,
+                                     uint8_t **out_data,
+                                     size_t *out_len,
+                                     s3os_progress_fn progress,
+                                     void *user_data);
+
+/**
+ * Releases a buffer from `s3os_download_alloc`; `len` must be the length it came with.
+ * NULL is ignored.
+ */
+void s3os_buffer_free(uint8_t *data, size_t len);
+
+/**
+ * Reads the bytes `[offset, offset + len)` of object `object_name` into `buf`. A range that
+ * runs past the end of the object reads what exists: `*out_read` says how many bytes were
+ * read. An `offset` equal to the object's size reads 0 bytes; one beyond it returns
+ * `S3OS_INVALID_ARGUMENT` with a message naming the size. A range of at least
+ * `multipart_threshold` bytes is fetched in concurrent parts, pinned with `If-Match` to the
+ * first answer's ETag (an object overwritten meanwhile fails the call rather than mix
+ * versions). Verified: every answer's Content-Range must name exactly the range asked for and
+ * the same object size, and every body must have its announced length. S3 keeps no checksum of
+ * an arbitrary range, so no checksum is checked: for a whole object verified against its
+ * checksum use `s3os_download_buffer`. `buf` may be NULL only when `len` is 0; on failure
+ * `*out_read` is 0 and the contents of `buf` are unspecified.
+ */
+enum s3os_status s3os_read_range(struct s3os_store *store,
+                                 const char *object_name,
+                                 uint64_t offset,
+                                 void *buf,
+                                 size_t len,
+                                 size_t *out_read);
+
+/**
+ * Starts writing object `object_name` (relative to the store's prefix). Nothing is sent until
+ * the first part (`multipart_chunksize` bytes) is full, and the object appears only when
+ * `s3os_writer_close` completes it. On success `*out_writer` receives the writer; on failure
+ * it is set to NULL.
+ */
+enum s3os_status s3os_writer_open(struct s3os_store *store,
+                                  const char *object_name,
+                                  struct s3os_writer **out_writer);
+
+/**
+ * Appends the `len` bytes at `data` (copied before the call returns; NULL only when `len` is
+ * 0). Each full part goes up in the background, concurrently with later writes; while
+ * `max_concurrency` parts are on their way, the call waits for one of them, so memory stays
+ * within `max_concurrency` x `multipart_chunksize` plus the part being filled. A part that
+ * failed is reported here (or by the close): the upload is then aborted, nothing remains on
+ * the server, and every later write or close returns the same error. After an error, free
+ * the writer with `s3os_writer_close` or `s3os_writer_abort`.
+ */
+enum s3os_status s3os_writer_write(struct s3os_writer *writer, const void *data, size_t len);
+
+/**
+ * Finishes the object and frees the writer (also when it fails). An object below
+ * `multipart_threshold` is sent now as one PUT; otherwise the last part is sent, all parts
+ * are awaited and the multipart upload is completed with the CRC32C of the whole object. The
+ * object appears only now, atomically. On failure the upload is aborted and nothing remains
+ * on the server. NULL returns `S3OS_INVALID_ARGUMENT`.
+ */
+enum s3os_status s3os_writer_close(struct s3os_writer *writer);
+
+/**
+ * Abandons the object and frees the writer: parts on their way get a moment (2 s at most)
+ * to be answered, then the multipart upload, if one was started, is aborted, so nothing
+ * remains on the server and no object appears. Returns an error only if the abort itself
+ * failed (the message then says parts may remain). NULL is ignored.
+ */
+enum s3os_status s3os_writer_abort(struct s3os_writer *writer);
+
+/**
+ * Opens object `object_name` for reading with one HEAD, which gives its size, its version
+ * (ETag) and its checksum. Every later request is pinned to that version with `If-Match`: if
+ * the object is overwritten while it is being read, reads fail (`S3OS_TRANSIENT`, HTTP 412)
+ * rather than mix two versions. On success `*out_reader` receives the reader; on failure it is
+ * set to NULL (a missing object is `S3OS_NOT_FOUND`).
+ */
+enum s3os_status s3os_reader_open(struct s3os_store *store,
+                                  const char *object_name,
+                                  struct s3os_reader **out_reader);
+
+/**
+ * Stores the object's size (as the reader opened it) in `*out_size`.
+ */
+enum s3os_status s3os_reader_size(struct s3os_reader *reader, uint64_t *out_size);
+
+/**
+ * Reads up to `len` bytes from the current position into `buf` and advances; `*out_read` is
+ * how many (0 at the end of the object; fewer than `len` only at the end). A read that starts
+ * where the previous one ended is sequential: it is served from chunks of
+ * `multipart_chunksize` fetched ahead in the background (up to `max_concurrency` of them, a
+ * number that starts at one and doubles as reading goes on). Any other read fetches exactly
+ * the bytes asked for, straight into `buf` (in concurrent parts when at least
+ * `multipart_threshold`). Verified: Content-Range and length of every answer; and when the
+ * object has a CRC32, CRC32C or CRC64NVME of all its bytes, the bytes handed out in order from
+ * the start are checked against it: the read that reaches the end fails with
+ * `S3OS_INTEGRITY` if they do not match (bytes read out of order are not covered). `buf`
+ * may be NULL only when `len` is 0. On failure `*out_read` is 0 and the position unchanged.
+ */
+enum s3os_status s3os_reader_read(struct s3os_reader *reader,
+                                  void *buf,
+                                  size_t len,
+                                  size_t *out_read);
+
+/**
+ * Moves the position to `offset`; the object's size is the largest valid offset (a read there
+ * gives 0 bytes). A larger one returns `S3OS_INVALID_ARGUMENT` naming the size and leaves the
+ * position unchanged. Makes no request.
+ */
+enum s3os_status s3os_reader_seek(struct s3os_reader *reader, uint64_t offset);
+
+/**
+ * Releases a reader and stops its requests. NULL is ignored.
+ */
+void s3os_reader_free(struct s3os_reader *reader);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,6 +15,11 @@ pub use crate::status::s3os_status;
 use crate::store::Store;
 use crate::transfer::Transfer;
 
+mod memory;
+mod streams;
+pub use memory::*;
+pub use streams::*;
+
 /// The major version of the library this header describes. With the minor and patch numbers
 /// and `S3OS_VERSION_STRING` it lets a program compare, at compile time, the header it was
 /// built with against what `s3os_version()` reports at run time.

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Internal,
     /// No secure connection: the certificate did not verify, or the endpoint does not speak TLS.
     Tls,
+    /// The caller's buffer is smaller than the object.
+    BufferTooSmall,
 }
 
 /// An engine error: its kind and a complete, human-readable message.
@@ -137,6 +139,7 @@ fn describe(kind: ErrorKind) -> &'static str {
         ErrorKind::Integrity => "integrity check failed",
         ErrorKind::Internal => "unexpected failure",
         ErrorKind::Tls => "no secure connection",
+        ErrorKind::BufferTooSmall => "buffer too small",
     }
 }
 

@@ -6,6 +6,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use bytes::Bytes;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::status::s3os_status;
 
@@ -172,5 +174,160 @@ pub unsafe fn free_c_string(ptr: *mut c_char) {
     if !ptr.is_null() {
         // SAFETY: by the caller's contract it came from CString::into_raw and is freed only once.
         drop(unsafe { CString::from_raw(ptr) });
+    }
+}
+
+/// Memory a C caller lends for the duration of one call, seen by the engine as [`Bytes`]
+/// without a copy.
+///
+/// The `Bytes` handed out (and every clone and slice of it, which requests keep while they
+/// send) point into the caller's memory. That is sound only while the memory is alive, which
+/// the C contract promises until the call returns. So the call must not return while any of
+/// those `Bytes` exists: [`Loan::wait_returned`] blocks until the last of them is dropped.
+/// The engine drops them when the transfer ends (requests that are abandoned are dropped with
+/// their connections), so the wait is short; it is what makes an early return impossible, not
+/// a timing assumption.
+pub struct Loan {
+    returned: std::sync::mpsc::Receiver<()>,
+}
+
+/// The owner inside the lent `Bytes`: it tells the [`Loan`] when the last reference is gone.
+struct Lent {
+    ptr: *const u8,
+    len: usize,
+    _returned: std::sync::mpsc::SyncSender<()>,
+}
+
+// SAFETY: the memory is only read, and the caller keeps it alive and unchanged for the call
+// (the header says so), during which every reader of it runs; see `Loan`.
+unsafe impl Send for Lent {}
+unsafe impl Sync for Lent {}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: non-NULL (checked in `lend`), valid for `len` bytes for the call, and no
+        // `Lent` outlives the call (see `Loan`).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// Lends `len` bytes at `ptr` to the engine; `ptr` may be NULL only when `len` is 0.
+///
+/// # Safety
+/// `ptr` must be valid for reads of `len` bytes, unchanged, until the [`Loan`] is dropped.
+pub unsafe fn lend(ptr: *const std::ffi::c_void, len: usize, name: &str) -> Result<(Bytes, Loan)> {
+    if ptr.is_null() && len > 0 {
+        return Err(Error::invalid(format!(
+            "{name}: must not be NULL when the length ({len}) is not 0"
+        )));
+    }
+    let (sender, returned) = std::sync::mpsc::sync_channel(0);
+    let lent = Lent {
+        ptr: ptr.cast(),
+        len,
+        _returned: sender,
+    };
+    Ok((Bytes::from_owner(lent), Loan { returned }))
+}
+
+impl Drop for Loan {
+    /// Blocks until no `Bytes` of the loan is left (dropping the last one drops the sender,
+    /// which ends the receiver's wait). Keeping a `Loan` alive to the end of the call makes
+    /// every way out of it wait, a panic's unwinding included.
+    fn drop(&mut self) {
+        while self.returned.recv().is_ok() {}
+    }
+}
+
+/// Borrows `len` bytes at `ptr` for the call; `ptr` may be NULL only when `len` is 0.
+///
+/// # Safety
+/// `ptr` must be valid for reads of `len` bytes for the duration of the borrow.
+pub unsafe fn arg_bytes<'a>(ptr: *const std::ffi::c_void, len: usize, name: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Error::invalid(format!(
+            "{name}: must not be NULL when the length ({len}) is not 0"
+        )));
+    }
+    // SAFETY: non-NULL and, by the caller's contract, valid for `len` bytes.
+    Ok(unsafe { std::slice::from_raw_parts(ptr.cast(), len) })
+}
+
+/// A caller's buffer the engine writes into during one call, from any thread.
+#[derive(Clone, Copy)]
+pub struct RawBuffer {
+    ptr: *mut u8,
+    capacity: usize,
+}
+
+// SAFETY: the caller keeps the buffer alive for the call, every write happens during it (the
+// call returns only after the transfer, and with it every task that writes, has ended), and
+// concurrent writes go to disjoint ranges (the parts of an object).
+unsafe impl Send for RawBuffer {}
+unsafe impl Sync for RawBuffer {}
+
+impl RawBuffer {
+    /// `capacity` writable bytes at `ptr`, which may be NULL only when `capacity` is 0.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writes of `capacity` bytes until the call that made this buffer
+    /// returns, and nothing else may access them meanwhile.
+    pub unsafe fn new(ptr: *mut std::ffi::c_void, capacity: usize, name: &str) -> Result<RawBuffer> {
+        if ptr.is_null() && capacity > 0 {
+            return Err(Error::invalid(format!(
+                "{name}: must not be NULL when the capacity ({capacity}) is not 0"
+            )));
+        }
+        Ok(RawBuffer {
+            ptr: ptr.cast(),
+            capacity,
+        })
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Copies `bytes` to `offset`; fails (writing nothing) if they would not fit.
+    pub fn write(&self, offset: usize, bytes: &[u8]) -> Result<()> {
+        let end = offset.checked_add(bytes.len());
+        if end.is_none_or(|end| end > self.capacity) {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "{} bytes at offset {offset} do not fit in a buffer of {}",
+                    bytes.len(),
+                    self.capacity
+                ),
+            ));
+        }
+        if !bytes.is_empty() {
+            // SAFETY: within the buffer (checked above), which is valid for writes for the
+            // call (see `new`); the source is a separate allocation of the engine's.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(offset), bytes.len()) };
+        }
+        Ok(())
+    }
+}
+
+impl RawBuffer {
+    /// The first `len` bytes of the buffer.
+    ///
+    /// # Safety
+    /// They must have been written, and the borrow must end before the call returns.
+    pub unsafe fn filled(&self, len: usize) -> &[u8] {
+        let len = len.min(self.capacity);
+        if len == 0 {
+            return &[];
+        }
+        // SAFETY: within the buffer, valid for the call (see `new`), initialised by the caller's
+        // contract above.
+        unsafe { std::slice::from_raw_parts(self.ptr, len) }
     }
 }

@@ -6,7 +6,7 @@
 pub mod capi;
 pub mod config;
 pub mod error;
-mod ffi;
+pub(crate) mod ffi;
 mod retry;
 pub mod runtime;
 pub mod status;

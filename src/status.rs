@@ -39,6 +39,10 @@ pub enum s3os_status {
     /// retrying cannot help; the message names the problem. Fix the endpoint or the trust
     /// configuration.
     S3OS_TLS = 10,
+    /// The caller's buffer cannot hold the object (`s3os_download_buffer`); nothing was
+    /// written into it, and the object's size was reported so that a large enough buffer can
+    /// be supplied.
+    S3OS_BUFFER_TOO_SMALL = 11,
 }
 
 impl s3os_status {
@@ -55,6 +59,7 @@ impl s3os_status {
             ErrorKind::Integrity => s3os_status::S3OS_INTEGRITY,
             ErrorKind::Internal => s3os_status::S3OS_INTERNAL,
             ErrorKind::Tls => s3os_status::S3OS_TLS,
+            ErrorKind::BufferTooSmall => s3os_status::S3OS_BUFFER_TOO_SMALL,
         }
     }
 
@@ -72,6 +77,7 @@ impl s3os_status {
             8 => c"S3OS_INTEGRITY",
             9 => c"S3OS_INTERNAL",
             10 => c"S3OS_TLS",
+            11 => c"S3OS_BUFFER_TOO_SMALL",
             _ => c"S3OS_UNKNOWN_STATUS",
         }
     }
@@ -83,7 +89,7 @@ mod tests {
 
     #[test]
     fn every_status_is_named_after_itself() {
-        for value in 0..=10 {
+        for value in 0..=11 {
             let name = s3os_status::name_of(value).to_str().unwrap();
             assert!(name.starts_with("S3OS_") && name != "S3OS_UNKNOWN_STATUS");
         }
@@ -98,6 +104,7 @@ mod tests {
             ErrorKind::Integrity,
             ErrorKind::Internal,
             ErrorKind::Tls,
+            ErrorKind::BufferTooSmall,
         ];
         for kind in kinds {
             let status = s3os_status::of(kind);
@@ -107,7 +114,7 @@ mod tests {
             );
         }
         assert_eq!(
-            s3os_status::name_of(11).to_str().unwrap(),
+            s3os_status::name_of(12).to_str().unwrap(),
             "S3OS_UNKNOWN_STATUS"
         );
     }

@@ -14,7 +14,11 @@ use aws_sdk_s3::Client;
 
 use crate::config::{ChecksumWhen, Config, MultipartChecksum, RetryMode};
 use crate::error::{Error, ErrorKind, Result};
-use crate::transfer::{self, FileSink, FileSource, ObjectJob, Progress, Sink, Source};
+use crate::ffi::RawBuffer;
+use crate::transfer::{
+    self, FileSink, FileSource, MemorySink, MemorySource, ObjectJob, ObjectReader, ObjectWriter,
+    Progress, Sink, Source,
+};
 
 /// A connected store. Cheap to clone; clones share the client and its connections.
 #[derive(Clone, Debug)]
@@ -277,6 +281,55 @@ impl Store {
     ) -> Result<()> {
         let source = self.clean(FileSource::open(path))?;
         self.upload(name, source, progress).await
+    }
+
+    /// Uploads `bytes` as object `name`; parts are slices of them, never copies.
+    pub async fn upload_bytes(
+        &self,
+        name: &str,
+        bytes: bytes::Bytes,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
+        self.upload(name, MemorySource::new(bytes), progress).await
+    }
+
+    /// Downloads object `name` into memory (the sink stays the caller's to read afterwards).
+    pub async fn download_to_memory(
+        &self,
+        name: &str,
+        sink: Arc<MemorySink>,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
+        self.download(name, sink, progress).await
+    }
+
+    /// Reads up to the buffer's capacity from `offset` of object `name` into it; returns how
+    /// many bytes (fewer at the end of the object).
+    pub(crate) async fn read_range(&self, name: &str, buffer: RawBuffer, offset: u64) -> Result<u64> {
+        let result = async {
+            let job = self.job(name)?;
+            let sink = Arc::new(MemorySink::lent(buffer, offset));
+            let len = buffer.capacity() as u64;
+            transfer::read_range(&job, sink, offset, len, None).await.map(|(read, _)| read)
+        };
+        self.clean(result.await)
+    }
+
+    /// Opens object `name` for reading as a stream.
+    pub async fn open_reader(&self, name: &str) -> Result<ObjectReader> {
+        let result = async { ObjectReader::open(self.job(name)?).await };
+        self.clean(result.await)
+    }
+
+    /// A stream writer that makes object `name` when closed.
+    pub fn open_writer(&self, name: &str) -> Result<ObjectWriter> {
+        self.clean(self.job(name).and_then(ObjectWriter::new))
+    }
+
+    /// `result` with credentials scrubbed from its error, for errors of a reader or writer
+    /// that reach the caller later.
+    pub fn scrub<T>(&self, result: Result<T>) -> Result<T> {
+        self.clean(result)
     }
 
     /// Downloads object `name` to `path`, atomically; an existing file is replaced only with

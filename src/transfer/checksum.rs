@@ -4,6 +4,7 @@
 //! whose only checksum is a SHA is fetched in one stream, which the SDK verifies against it.
 
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::types::ChecksumType;
 use aws_smithy_types::base64;
 use crc_fast::{CrcAlgorithm, Digest};
@@ -70,25 +71,61 @@ pub enum WholeChecksum {
 /// some stores send it without the suffix and without a type, so an object uploaded in parts
 /// (ETag "...-N") counts as full-object only when the server says so.
 pub fn whole_object_checksum(answer: &GetObjectOutput) -> WholeChecksum {
+    whole_checksum_of(&Announced {
+        e_tag: answer.e_tag(),
+        checksum_type: answer.checksum_type(),
+        crc32: answer.checksum_crc32(),
+        crc32c: answer.checksum_crc32_c(),
+        crc64nvme: answer.checksum_crc64_nvme(),
+        sha1: answer.checksum_sha1(),
+        sha256: answer.checksum_sha256(),
+    })
+}
+
+/// [`whole_object_checksum`] from a HEAD's answer (asked with checksum mode enabled).
+pub fn whole_object_checksum_of_head(answer: &HeadObjectOutput) -> WholeChecksum {
+    whole_checksum_of(&Announced {
+        e_tag: answer.e_tag(),
+        checksum_type: answer.checksum_type(),
+        crc32: answer.checksum_crc32(),
+        crc32c: answer.checksum_crc32_c(),
+        crc64nvme: answer.checksum_crc64_nvme(),
+        sha1: answer.checksum_sha1(),
+        sha256: answer.checksum_sha256(),
+    })
+}
+
+/// The checksum headers of an answer about an object.
+struct Announced<'a> {
+    e_tag: Option<&'a str>,
+    checksum_type: Option<&'a ChecksumType>,
+    crc32: Option<&'a str>,
+    crc32c: Option<&'a str>,
+    crc64nvme: Option<&'a str>,
+    sha1: Option<&'a str>,
+    sha256: Option<&'a str>,
+}
+
+fn whole_checksum_of(answer: &Announced<'_>) -> WholeChecksum {
     let uploaded_in_parts = answer
-        .e_tag()
+        .e_tag
         .is_some_and(|etag| etag.trim_matches('"').contains('-'));
-    match answer.checksum_type() {
+    match answer.checksum_type {
         Some(ChecksumType::FullObject) => {}
         None if !uploaded_in_parts => {}
         _ => return WholeChecksum::Nothing,
     }
     let crcs = [
-        (Crc::Crc32c, answer.checksum_crc32_c()),
-        (Crc::Crc64Nvme, answer.checksum_crc64_nvme()),
-        (Crc::Crc32, answer.checksum_crc32()),
+        (Crc::Crc32c, answer.crc32c),
+        (Crc::Crc64Nvme, answer.crc64nvme),
+        (Crc::Crc32, answer.crc32),
     ];
     for (crc, encoded) in crcs {
         if let Some(value) = whole(encoded).and_then(decode_big_endian) {
             return WholeChecksum::Crc { crc, value };
         }
     }
-    if whole(answer.checksum_sha256()).is_some() || whole(answer.checksum_sha1()).is_some() {
+    if whole(answer.sha256).is_some() || whole(answer.sha1).is_some() {
         return WholeChecksum::Sha;
     }
     WholeChecksum::Nothing

@@ -174,12 +174,25 @@ pub struct Range {
     whole: bool,
 }
 
+impl Range {
+    /// `len` bytes from `offset` of an object of `object_len` bytes, fetched with a Range
+    /// header whose answer must name exactly this range and size.
+    pub fn ranged(offset: u64, len: u64, object_len: u64) -> Range {
+        Range {
+            offset,
+            len,
+            object_len,
+            whole: false,
+        }
+    }
+}
+
 /// Fetches one range, retrying it alone if its body breaks off or arrives corrupted, and
 /// returns the `crc` of its bytes (0 without one) and their number. `opened` is the body of a
 /// GET of the whole object, whose first `range.len` bytes are this range: the first attempt
 /// reads them from it.
 #[allow(clippy::too_many_arguments)]
-async fn fetch_range<K: Sink>(
+pub(super) async fn fetch_range<K: Sink>(
     job: ObjectJob,
     sink: Arc<K>,
     progress: Arc<Progress>,
@@ -339,7 +352,7 @@ async fn fetch_once<K: Sink>(
 }
 
 /// The first byte, last byte and object size of a Content-Range header, `bytes 0-99/1234`.
-fn parse_content_range(header: &str) -> Option<(u64, u64, u64)> {
+pub(super) fn parse_content_range(header: &str) -> Option<(u64, u64, u64)> {
     let (range, total) = header.trim().strip_prefix("bytes ")?.split_once('/')?;
     let (first, last) = range.split_once('-')?;
     Some((

@@ -110,6 +110,19 @@ fn hex_bytes(hex: &str) -> Option<[u8; 16]> {
 /// came may survive it (S3 documents this), so the upload is looked up again afterwards and
 /// aborted once more while it still lists parts.
 pub async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
+    match try_abort(job, upload_id).await {
+        Ok(()) => cause,
+        Err(e) => Error::new(
+            cause.kind(),
+            format!(
+                "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {e}"
+            ),
+        ),
+    }
+}
+
+/// Aborts the upload as [`abort`] does; the error is the abort's own.
+pub async fn try_abort(job: &ObjectJob, upload_id: &str) -> Result<()> {
     let mut aborted = abort_once(job, upload_id).await;
     for pause_ms in [100, 400] {
         if aborted.is_err() || !still_has_parts(job, upload_id).await {
@@ -118,15 +131,7 @@ pub async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
         tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
         aborted = abort_once(job, upload_id).await;
     }
-    match aborted {
-        Ok(_) => cause,
-        Err(e) => Error::new(
-            cause.kind(),
-            format!(
-                "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {e}"
-            ),
-        ),
-    }
+    aborted
 }
 
 /// Aborts the upload once. An upload the server no longer knows (NoSuchUpload) has no parts

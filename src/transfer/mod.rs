@@ -5,19 +5,27 @@ mod buffers;
 mod checksum;
 mod download;
 mod finish;
+mod memory;
 mod parts;
 mod progress;
+mod ranged;
+mod reader;
 mod receive;
 mod sink;
 mod source;
 mod upload;
+mod writer;
 
 pub use download::download;
+pub use memory::{MemorySink, MemorySource};
 pub use parts::PartPlan;
 pub use progress::{Progress, Transfer};
+pub use ranged::{read_range, Pin};
+pub use reader::ObjectReader;
 pub use sink::{FileSink, Sink};
 pub use source::{FileSource, Source};
 pub use upload::upload;
+pub use writer::ObjectWriter;
 
 use aws_sdk_s3::types::ObjectCannedAcl;
 use aws_sdk_s3::Client;

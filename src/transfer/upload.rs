@@ -41,7 +41,7 @@ pub async fn upload<S: Source>(job: ObjectJob, source: S, progress: Arc<Progress
 /// Sends a request again when the server found its body corrupted (BadDigest and the like):
 /// the body and its checksum come from the same bytes in memory, so the damage happened on
 /// the way and another try may get through. The SDK retries transient failures, not these.
-async fn resend_if_corrupted<T, F, Fut>(job: &ObjectJob, mut send: F) -> Result<T>
+pub(super) async fn resend_if_corrupted<T, F, Fut>(job: &ObjectJob, mut send: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -62,7 +62,7 @@ async fn put_whole<S: Source>(job: &ObjectJob, source: &S, what: &str) -> Result
     resend_if_corrupted(job, || put_once(job, body.clone(), what)).await
 }
 
-async fn put_once(job: &ObjectJob, body: Bytes, what: &str) -> Result<()> {
+pub(super) async fn put_once(job: &ObjectJob, body: Bytes, what: &str) -> Result<()> {
     let mut request = job
         .client
         .put_object()
@@ -92,19 +92,8 @@ async fn upload_multipart<S: Source>(
     what: &str,
 ) -> Result<()> {
     let plan = PartPlan::new(source.len(), job.settings.part_size);
-    let mut create = job
-        .client
-        .create_multipart_upload()
-        .bucket(&job.bucket)
-        .key(&job.key)
-        .set_acl(job.canned_acl.clone());
+    let create = create_request(&job);
     let full_object = job.send_checksums && job.full_object_checksum;
-    if job.send_checksums {
-        create = create.checksum_algorithm(ChecksumAlgorithm::Crc32C);
-    }
-    if full_object {
-        create = create.checksum_type(ChecksumType::FullObject);
-    }
     progress.check(what)?;
     let mut sending = std::pin::pin!(create.send());
     let created = tokio::select! {
@@ -179,11 +168,7 @@ async fn upload_multipart<S: Source>(
                     .collect();
             // The CRC32C of the whole object, from those of its parts: S3 checks it against
             // the parts it stored, and later downloads are checked against it.
-            let object_crc = full_object.then(|| {
-                sent.iter().fold(0u32, |crc, part| {
-                    crc32c::crc32c_combine(crc, part.crc, part.len)
-                })
-            });
+            let object_crc = full_object.then(|| object_crc(&sent));
             let expected = Expected {
                 len: sent.iter().map(|part| part.len as u64).sum(),
                 parts: sent.into_iter().map(|part| part.completed).collect(),
@@ -199,12 +184,39 @@ async fn upload_multipart<S: Source>(
     }
 }
 
+/// The CreateMultipartUpload request for the job: ACL, and the CRC32C its parts carry.
+pub(super) fn create_request(
+    job: &ObjectJob,
+) -> aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder
+{
+    let mut create = job
+        .client
+        .create_multipart_upload()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .set_acl(job.canned_acl.clone());
+    if job.send_checksums {
+        create = create.checksum_algorithm(ChecksumAlgorithm::Crc32C);
+    }
+    if job.send_checksums && job.full_object_checksum {
+        create = create.checksum_type(ChecksumType::FullObject);
+    }
+    create
+}
+
+/// The CRC32C of a whole object from those of its parts, in order.
+pub(super) fn object_crc(parts: &[SentPart]) -> u32 {
+    parts.iter().fold(0u32, |crc, part| {
+        crc32c::crc32c_combine(crc, part.crc, part.len)
+    })
+}
+
 /// A part the server has stored.
 #[derive(Clone)]
-struct SentPart {
-    completed: CompletedPart,
-    crc: u32,
-    len: usize,
+pub(super) struct SentPart {
+    pub(super) completed: CompletedPart,
+    pub(super) crc: u32,
+    pub(super) len: usize,
 }
 
 async fn upload_part<S: Source>(
@@ -219,6 +231,18 @@ async fn upload_part<S: Source>(
     let body = source.read_at(offset, to_usize(len)?).await?;
     let part_number =
         i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
+    send_checked_part(job, upload_id, part_number, body, what).await
+}
+
+/// Sends `body` as part `part_number` with its CRC32C (when checksums are sent), again if the
+/// server finds it corrupted.
+pub(super) async fn send_checked_part(
+    job: &ObjectJob,
+    upload_id: &str,
+    part_number: i32,
+    body: Bytes,
+    what: &str,
+) -> Result<SentPart> {
     let crc = if job.send_checksums {
         crc_fast::crc32_iscsi(&body)
     } else {
@@ -277,7 +301,7 @@ async fn send_part(
     sent.map_err(|e| Error::from_sdk(&format!("{what} (part {part_number})"), e))
 }
 
-fn to_usize(n: u64) -> Result<usize> {
+pub(super) fn to_usize(n: u64) -> Result<usize> {
     usize::try_from(n)
         .map_err(|_| Error::invalid(format!("{n} bytes do not fit in memory on this platform")))
 }
