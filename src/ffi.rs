@@ -246,7 +246,11 @@ impl Drop for Loan {
 ///
 /// # Safety
 /// `ptr` must be valid for reads of `len` bytes for the duration of the borrow.
-pub unsafe fn arg_bytes<'a>(ptr: *const std::ffi::c_void, len: usize, name: &str) -> Result<&'a [u8]> {
+pub unsafe fn arg_bytes<'a>(
+    ptr: *const std::ffi::c_void,
+    len: usize,
+    name: &str,
+) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -278,7 +282,11 @@ impl RawBuffer {
     /// # Safety
     /// `ptr` must be valid for writes of `capacity` bytes until the call that made this buffer
     /// returns, and nothing else may access them meanwhile.
-    pub unsafe fn new(ptr: *mut std::ffi::c_void, capacity: usize, name: &str) -> Result<RawBuffer> {
+    pub unsafe fn new(
+        ptr: *mut std::ffi::c_void,
+        capacity: usize,
+        name: &str,
+    ) -> Result<RawBuffer> {
         if ptr.is_null() && capacity > 0 {
             return Err(Error::invalid(format!(
                 "{name}: must not be NULL when the capacity ({capacity}) is not 0"
@@ -310,7 +318,9 @@ impl RawBuffer {
         if !bytes.is_empty() {
             // SAFETY: within the buffer (checked above), which is valid for writes for the
             // call (see `new`); the source is a separate allocation of the engine's.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(offset), bytes.len()) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(offset), bytes.len())
+            };
         }
         Ok(())
     }

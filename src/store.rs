@@ -305,12 +305,19 @@ impl Store {
 
     /// Reads up to the buffer's capacity from `offset` of object `name` into it; returns how
     /// many bytes (fewer at the end of the object).
-    pub(crate) async fn read_range(&self, name: &str, buffer: RawBuffer, offset: u64) -> Result<u64> {
+    pub(crate) async fn read_range(
+        &self,
+        name: &str,
+        buffer: RawBuffer,
+        offset: u64,
+    ) -> Result<u64> {
         let result = async {
             let job = self.job(name)?;
             let sink = Arc::new(MemorySink::lent(buffer, offset));
             let len = buffer.capacity() as u64;
-            transfer::read_range(&job, sink, offset, len, None).await.map(|(read, _)| read)
+            transfer::read_range(&job, sink, offset, len, None)
+                .await
+                .map(|(read, _)| read)
         };
         self.clean(result.await)
     }

@@ -65,16 +65,17 @@ pub unsafe extern "C" fn s3os_download_buffer(
         let buffer = unsafe { RawBuffer::new(buf, capacity, "buf") }?;
         let sink = Arc::new(MemorySink::lent(buffer, 0));
         let target = sink.clone();
-        let transfer = Transfer::start(move |p| async move {
-            store.download_to_memory(&name, target, p).await
-        })?;
+        let transfer =
+            Transfer::start(
+                move |p| async move { store.download_to_memory(&name, target, p).await },
+            )?;
         let outcome = transfer.wait(progress_reporter(progress, user_data));
         match &outcome {
             Ok(()) => *out_len = sink.announced_size().unwrap_or(0) as usize,
             Err(err) if err.kind() == ErrorKind::BufferTooSmall => {
-                *out_len = sink
-                    .announced_size()
-                    .map_or(usize::MAX, |size| usize::try_from(size).unwrap_or(usize::MAX))
+                *out_len = sink.announced_size().map_or(usize::MAX, |size| {
+                    usize::try_from(size).unwrap_or(usize::MAX)
+                })
             }
             Err(_) => {}
         }
@@ -105,9 +106,10 @@ pub unsafe extern "C" fn s3os_download_alloc(
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let sink = Arc::new(MemorySink::allocated());
         let target = sink.clone();
-        let transfer = Transfer::start(move |p| async move {
-            store.download_to_memory(&name, target, p).await
-        })?;
+        let transfer =
+            Transfer::start(
+                move |p| async move { store.download_to_memory(&name, target, p).await },
+            )?;
         transfer.wait(progress_reporter(progress, user_data))?;
         let data = sink.take_allocated().into_boxed_slice();
         if !data.is_empty() {
@@ -157,8 +159,7 @@ pub unsafe extern "C" fn s3os_read_range(
         let store = unsafe { arg_ref(store, "store") }?.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let buffer = unsafe { RawBuffer::new(buf, len, "buf") }?;
-        let read =
-            runtime::block_on(async move { store.read_range(&name, buffer, offset).await })?;
+        let read = runtime::block_on(async move { store.read_range(&name, buffer, offset).await })?;
         *out_read = read as usize;
         Ok(())
     })

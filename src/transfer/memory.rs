@@ -119,7 +119,10 @@ impl MemorySink {
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::Internal,
-                    format!("a write at {offset} before the buffer's start {}", self.base),
+                    format!(
+                        "a write at {offset} before the buffer's start {}",
+                        self.base
+                    ),
                 )
             })?;
         for chunk in chunks {

@@ -48,11 +48,7 @@ pub async fn read_range<K: Sink>(
         None if len == 0 => (head_pin(job, &what).await?, 0),
         None => match open_first(job, offset, first_len, &what).await? {
             First::Beyond => (head_pin(job, &what).await?, 0),
-            First::Opened {
-                pin,
-                body,
-                range,
-            } => {
+            First::Opened { pin, body, range } => {
                 let first = fetch_range(
                     job.clone(),
                     sink.clone(),
@@ -124,7 +120,12 @@ pub async fn head_pin(job: &ObjectJob, what: &str) -> Result<Pin> {
     let size = head
         .content_length()
         .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| Error::new(ErrorKind::Internal, format!("{what}: the server sent no size")))?;
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("{what}: the server sent no size"),
+            )
+        })?;
     Ok(Pin {
         size,
         etag: head.e_tag().map(str::to_string),

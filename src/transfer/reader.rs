@@ -86,9 +86,15 @@ impl ObjectReader {
             .content_length()
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| {
-                Error::new(ErrorKind::Internal, format!("{what}: the server sent no size"))
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("{what}: the server sent no size"),
+                )
             })?;
-        let check = match job.verify_checksums.then(|| whole_object_checksum_of_head(&head)) {
+        let check = match job
+            .verify_checksums
+            .then(|| whole_object_checksum_of_head(&head))
+        {
             Some(WholeChecksum::Crc { crc, value }) => Some(Running {
                 crc,
                 expected: value,

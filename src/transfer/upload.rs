@@ -187,8 +187,7 @@ async fn upload_multipart<S: Source>(
 /// The CreateMultipartUpload request for the job: ACL, and the CRC32C its parts carry.
 pub(super) fn create_request(
     job: &ObjectJob,
-) -> aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder
-{
+) -> aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder {
     let mut create = job
         .client
         .create_multipart_upload()

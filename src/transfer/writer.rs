@@ -302,7 +302,9 @@ impl ObjectWriter {
         let err = match self.upload.take() {
             Some(upload) => {
                 let job = self.job.clone();
-                let aborted = runtime::block_on(async move { try_abort(&job, &upload.id).await.map(|()| upload.id) });
+                let aborted = runtime::block_on(async move {
+                    try_abort(&job, &upload.id).await.map(|()| upload.id)
+                });
                 match aborted {
                     Ok(_) => err,
                     Err(abort) => Error::new(

@@ -1,6 +1,7 @@
 #![allow(dead_code)] // each test binary uses part of the support code.
 //! Shared by the integration tests: a real server, and thin wrappers that call the C ABI.
 
+pub mod memory;
 pub mod moto;
 pub mod native;
 pub mod proxy;
