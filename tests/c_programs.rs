@@ -137,6 +137,16 @@ fn every_function_rejects_bad_input_cleanly() {
 }
 
 #[test]
+fn the_memory_and_stream_calls_answer_from_c() {
+    let server = server();
+    let dir = scratch("memory");
+    let mut args = vec![dir.to_str().unwrap().to_string()];
+    args.extend(settings_args(&server));
+    let out = run(&compile("tests/c/memory.c"), &args);
+    assert!(out.contains("memory: every call answered as expected"), "{out}");
+}
+
+#[test]
 fn a_forked_child_uses_its_own_store_while_the_parent_keeps_working() {
     let server = server();
     let program = compile("tests/c/fork.c");
@@ -184,6 +194,13 @@ fn c_programs_are_clean_under_valgrind() {
         true,
     );
     assert!(out.contains("4 threads x 3 rounds"), "{out}");
+
+    let out = run_valgrind(
+        &compile("tests/c/memory.c"),
+        &with(vec![dir.to_str().unwrap().into()]),
+        true,
+    );
+    assert!(out.contains("memory: every call answered as expected"), "{out}");
 
     // A forked child owns memory of parent threads that do not exist in it, which a leak check
     // at the child's exit reports as lost; the fork test is therefore checked for memory errors
