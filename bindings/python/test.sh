@@ -11,7 +11,7 @@ work=target/python
 python=$work/venv/bin/python
 
 [ -x "$python" ] || python3 -m venv "$work/venv"
-"$python" -m pip install --quiet --disable-pip-version-check 'pytest>=7,<9' 'boto3>=1.28,<2'
+"$python" -m pip install --quiet --disable-pip-version-check 'pytest>=7,<9' 'boto3>=1.28,<2' 'numpy>=1.21'
 
 echo "pip install ./bindings/python"
 "$python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python

@@ -70,6 +70,17 @@ def main():
         except FileExistsError:
             print("a second download without overwrite=True leaves the local copy alone")
 
+        # No local file at all: pickle straight into the store and back, as torch.save and
+        # torch.load would with these streams.
+        train_one_epoch(state)
+        with store.open_writer("ckpt/ep2.pt") as writer:
+            pickle.dump(state, writer)
+        with store.open_reader("ckpt/ep2.pt") as reader:
+            streamed = pickle.load(reader)
+        assert streamed == state, "the streamed checkpoint differs from the saved one"
+        print(f"streamed epoch {streamed['epoch']} through open_writer/open_reader, identical")
+        store.remove_object("ckpt/ep2.pt")
+
         store.remove_object("ckpt/ep1.pt")
         try:
             store.get_object_size("ckpt/ep1.pt")

@@ -66,6 +66,7 @@ def test_the_checkpoint_example_saves_and_restores(server: Server, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "saved epoch 1" in result.stdout
     assert "restored epoch 1: 250000 weights, identical" in result.stdout
+    assert "streamed epoch 2 through open_writer/open_reader, identical" in result.stdout
     assert "FileNotFoundError (S3OS_NOT_FOUND)" in result.stdout
     assert not server.stored_file("example-run/ckpt/ep1.pt").exists()
 

@@ -14,6 +14,7 @@ from . import _library
 from ._composer import COMPOSER_AVAILABLE
 from .errors import (
     AlreadyExistsError,
+    BufferTooSmallError,
     IntegrityError,
     InternalError,
     InvalidArgumentError,
@@ -28,6 +29,7 @@ from .errors import (
     TransientError,
 )
 from .store import S3ObjectStore
+from .streams import ObjectReader, ObjectWriter
 
 #: The version of the loaded libs3os (equal to this package's version when bundled).
 __version__: str = _library.version()
@@ -37,6 +39,8 @@ library_path: str = _library.path
 
 __all__ = [
     "S3ObjectStore",
+    "ObjectReader",
+    "ObjectWriter",
     "S3osError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -49,6 +53,7 @@ __all__ = [
     "IntegrityError",
     "InternalError",
     "TLSError",
+    "BufferTooSmallError",
     "ObjectStoreTransientError",
     "COMPOSER_AVAILABLE",
     "library_path",

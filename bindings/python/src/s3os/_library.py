@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import importlib.machinery
 import os
-from ctypes import CFUNCTYPE, POINTER, c_bool, c_char_p, c_int, c_uint64, c_void_p
+from ctypes import CFUNCTYPE, POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 
 #: ``int (*)(uint64_t bytes_done, uint64_t bytes_total, void *user_data)``
@@ -36,6 +36,27 @@ _PROTOTYPES = {
     "s3os_status_name": (c_char_p, [c_int]),
     "s3os_version": (c_char_p, []),
     "s3os_string_free": (None, [c_void_p]),
+    # Memory and streams.
+    "s3os_upload_buffer": (c_int, [c_void_p, c_char_p, c_void_p, c_size_t, PROGRESS_FN, c_void_p]),
+    "s3os_download_buffer": (
+        c_int,
+        [c_void_p, c_char_p, c_void_p, c_size_t, POINTER(c_size_t), PROGRESS_FN, c_void_p],
+    ),
+    "s3os_download_alloc": (
+        c_int,
+        [c_void_p, c_char_p, POINTER(c_void_p), POINTER(c_size_t), PROGRESS_FN, c_void_p],
+    ),
+    "s3os_buffer_free": (None, [c_void_p, c_size_t]),
+    "s3os_read_range": (c_int, [c_void_p, c_char_p, c_uint64, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "s3os_writer_open": (c_int, [c_void_p, c_char_p, POINTER(c_void_p)]),
+    "s3os_writer_write": (c_int, [c_void_p, c_void_p, c_size_t]),
+    "s3os_writer_close": (c_int, [c_void_p]),
+    "s3os_writer_abort": (c_int, [c_void_p]),
+    "s3os_reader_open": (c_int, [c_void_p, c_char_p, POINTER(c_void_p)]),
+    "s3os_reader_size": (c_int, [c_void_p, POINTER(c_uint64)]),
+    "s3os_reader_read": (c_int, [c_void_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "s3os_reader_seek": (c_int, [c_void_p, c_uint64]),
+    "s3os_reader_free": (None, [c_void_p]),
 }
 
 

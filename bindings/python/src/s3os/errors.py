@@ -25,6 +25,7 @@ __all__ = [
     "IntegrityError",
     "InternalError",
     "TLSError",
+    "BufferTooSmallError",
     "ObjectStoreTransientError",
 ]
 
@@ -137,6 +138,18 @@ class TLSError(S3osError):
     status_name = "S3OS_TLS"
 
 
+class BufferTooSmallError(S3osError, ValueError):
+    """S3OS_BUFFER_TOO_SMALL: the buffer given to ``download_into`` cannot hold the object.
+
+    Nothing was written into the buffer. ``size`` is the object's size in bytes (``None``
+    when the failure came from elsewhere).
+    """
+
+    status = 11
+    status_name = "S3OS_BUFFER_TOO_SMALL"
+    size: "int | None" = None
+
+
 _BY_STATUS: Dict[int, Type[S3osError]] = {
     cls.status: cls
     for cls in (
@@ -150,6 +163,7 @@ _BY_STATUS: Dict[int, Type[S3osError]] = {
         IntegrityError,
         InternalError,
         TLSError,
+        BufferTooSmallError,
     )
 }
 

@@ -22,8 +22,10 @@ from typing import (
 from . import _library
 from ._composer import ObjectStoreBase
 from ._library import LIST_FN, PROGRESS_FN, lib
+from ._buffers import lent
 from ._settings import Setting, store_settings
-from .errors import InvalidArgumentError, S3osError, check, error_for
+from .errors import BufferTooSmallError, InvalidArgumentError, S3osError, check, error_for
+from .streams import ObjectReader, ObjectWriter
 
 __all__ = ["S3ObjectStore"]
 
@@ -384,6 +386,130 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         name = _c_text(object_name, "object_name")
         with self._store_for_call() as store:
             check(lib.s3os_delete_object(store, name))
+
+
+    # -- memory and streams ----------------------------------------------------------------
+
+    def upload_bytes(
+        self, object_name: str, data: Any, callback: Optional[ProgressCallback] = None
+    ) -> None:
+        """Uploads the bytes of ``data`` (bytes, bytearray, memoryview, a C-contiguous numpy
+        array: anything with the buffer protocol) as ``object_name``, straight from its memory:
+        parts are sent concurrently from it, never copied. ``data`` must not change during the
+        call. ``callback`` as for :meth:`upload_object`.
+        """
+        name = _c_text(object_name, "object_name")
+        _check_callback(callback)
+        progress = _Progress(callback)
+        with lent(data, writable=False, what="data") as (address, length):
+            with self._store_for_call() as store:
+                status = lib.s3os_upload_buffer(
+                    store, name, address, length, progress.function, None
+                )
+                progress.finish(status, reading=False)
+
+    def download_bytes(
+        self, object_name: str, callback: Optional[ProgressCallback] = None
+    ) -> bytes:
+        """The whole object as ``bytes``, verified as :meth:`download_object` verifies it.
+
+        The library downloads into memory it allocates; making the ``bytes`` copies it once
+        (:meth:`download_into` fills a buffer of the caller's instead).
+        """
+        name = _c_text(object_name, "object_name")
+        _check_callback(callback)
+        progress = _Progress(callback)
+        data = ctypes.c_void_p()
+        length = ctypes.c_size_t()
+        with self._store_for_call() as store:
+            status = lib.s3os_download_alloc(
+                store, name, ctypes.byref(data), ctypes.byref(length), progress.function, None
+            )
+            progress.finish(status, reading=True)
+        if not data.value:
+            return b""
+        try:
+            return ctypes.string_at(data.value, length.value)
+        finally:
+            lib.s3os_buffer_free(data.value, length.value)
+
+    def download_into(
+        self, object_name: str, buffer: Any, callback: Optional[ProgressCallback] = None
+    ) -> int:
+        """Downloads the whole object into ``buffer`` (any writable, C-contiguous bytes-like
+        object: bytearray, memoryview, numpy array, mmap) and returns its size.
+
+        Raises:
+            BufferTooSmallError: the object is larger than ``buffer`` (its ``size`` says how
+                large); nothing was written into ``buffer``.
+            FileNotFoundError: the object does not exist, or reading it was refused (403).
+        """
+        name = _c_text(object_name, "object_name")
+        _check_callback(callback)
+        progress = _Progress(callback)
+        size = ctypes.c_size_t()
+        with lent(buffer, writable=True, what="buffer") as (address, capacity):
+            with self._store_for_call() as store:
+                status = lib.s3os_download_buffer(
+                    store, name, address, capacity, ctypes.byref(size), progress.function, None
+                )
+                try:
+                    progress.finish(status, reading=True)
+                except BufferTooSmallError as error:
+                    error.size = size.value
+                    raise
+        return size.value
+
+    def read_range(self, object_name: str, offset: int, length: int) -> bytes:
+        """The bytes ``[offset, offset + length)`` of the object; fewer if the object ends
+        first, none if ``offset`` is its size.
+
+        Raises:
+            ValueError: ``offset`` or ``length`` is negative, or ``offset`` is beyond the end
+                (the message names the object's size).
+        """
+        name = _c_text(object_name, "object_name")
+        if not isinstance(offset, int) or not isinstance(length, int):
+            raise TypeError("offset and length must be int")
+        if offset < 0 or length < 0:
+            raise ValueError(f"offset and length must not be negative: {offset}, {length}")
+        buffer = bytearray(length)
+        read = ctypes.c_size_t()
+        with lent(buffer, writable=True, what="buffer") as (address, capacity):
+            with self._store_for_call() as store:
+                check(
+                    lib.s3os_read_range(store, name, offset, address, capacity, ctypes.byref(read)),
+                    reading=True,
+                )
+        if read.value == length:
+            return bytes(buffer)
+        return bytes(memoryview(buffer)[: read.value])
+
+    def open_writer(self, object_name: str) -> ObjectWriter:
+        """A binary stream (``io.RawIOBase``) that writes ``object_name``; it appears when the
+        writer is closed. Use it in a ``with`` block: a clean exit completes the object, an
+        exception aborts it. The writer keeps working after this store is closed.
+        """
+        name = _c_text(object_name, "object_name")
+        handle = ctypes.c_void_p()
+        with self._store_for_call() as store:
+            check(lib.s3os_writer_open(store, name, ctypes.byref(handle)))
+        assert handle.value, "s3os_writer_open succeeded without a writer"
+        return ObjectWriter(handle.value, object_name)
+
+    def open_reader(self, object_name: str) -> ObjectReader:
+        """A seekable binary stream (``io.RawIOBase``) over ``object_name``, pinned to the
+        version it finds. The reader keeps working after this store is closed.
+
+        Raises:
+            FileNotFoundError: the object does not exist, or reading it was refused (403).
+        """
+        name = _c_text(object_name, "object_name")
+        handle = ctypes.c_void_p()
+        with self._store_for_call() as store:
+            check(lib.s3os_reader_open(store, name, ctypes.byref(handle)), reading=True)
+        assert handle.value, "s3os_reader_open succeeded without a reader"
+        return ObjectReader(handle.value, object_name)
 
 
 def _upload_acl(kwargs: Mapping[str, Any]) -> Optional[str]:
