@@ -14,12 +14,16 @@
 #ifndef S3OS_HPP
 #define S3OS_HPP
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <algorithm>
+#include <ios>
 #include <memory>
 #include <stdexcept>
+#include <streambuf>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -113,6 +117,20 @@ public:
     using Error::Error;
 };
 
+/// S3OS_BUFFER_TOO_SMALL: download_buffer() was given a buffer smaller than the object;
+/// nothing was written into it. required_size() is the object's size.
+class BufferTooSmall : public Error {
+public:
+    BufferTooSmall(s3os_status status, const std::string& message, std::size_t required_size = 0)
+        : Error(status, message), required_size_(required_size) {}
+
+    /// The object's size in bytes: a buffer this large holds it.
+    std::size_t required_size() const noexcept { return required_size_; }
+
+private:
+    std::size_t required_size_;
+};
+
 /// Reports a transfer's progress: bytes moved so far (never decreasing) and the object's
 /// size; the last call on success has done == total. Runs on the calling thread. Returning
 /// false cancels the transfer (Cancelled is thrown); an exception thrown here cancels it too
@@ -129,13 +147,11 @@ namespace detail {
 
 // S3OS_TLS, spelt by value so that this header builds against s3os.h versions without it.
 inline constexpr int tls_status = 10;
+// S3OS_BUFFER_TOO_SMALL, likewise.
+inline constexpr int buffer_too_small_status = 11;
 
-/// Throws the exception for `status`, with this thread's last error message.
-[[noreturn]] inline void throw_status(s3os_status status) {
-    std::string message = s3os_last_error();
-    if (message.empty()) {
-        message = s3os_status_name(static_cast<int>(status));
-    }
+/// Throws the exception for `status` with `message`.
+[[noreturn]] inline void throw_error(s3os_status status, const std::string& message) {
     switch (static_cast<int>(status)) {
     case S3OS_INVALID_ARGUMENT: throw InvalidArgument(status, message);
     case S3OS_NOT_FOUND: throw NotFound(status, message);
@@ -147,8 +163,18 @@ inline constexpr int tls_status = 10;
     case S3OS_INTEGRITY: throw IntegrityError(status, message);
     case S3OS_INTERNAL: throw InternalError(status, message);
     case tls_status: throw TlsError(status, message);
+    case buffer_too_small_status: throw BufferTooSmall(status, message);
     default: throw Error(status, message);
     }
+}
+
+/// Throws the exception for `status`, with this thread's last error message.
+[[noreturn]] inline void throw_status(s3os_status status) {
+    std::string message = s3os_last_error();
+    if (message.empty()) {
+        message = s3os_status_name(static_cast<int>(status));
+    }
+    throw_error(status, message);
 }
 
 inline void check(s3os_status status) {
@@ -274,6 +300,270 @@ private:
     std::unique_ptr<s3os_config, detail::ConfigDeleter> handle_;
 };
 
+/// Bytes s3os allocated for a downloaded object (Store::download_alloc), released when this
+/// object is destroyed. Move-only.
+class Buffer {
+public:
+    Buffer() noexcept = default;
+    Buffer(std::uint8_t* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    Buffer(Buffer&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    Buffer& operator=(Buffer&& other) noexcept {
+        if (this != &other) {
+            s3os_buffer_free(data_, size_);
+            data_ = std::exchange(other.data_, nullptr);
+            size_ = std::exchange(other.size_, 0);
+        }
+        return *this;
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { s3os_buffer_free(data_, size_); }
+
+    /// The object's bytes (nullptr for an empty object).
+    const std::uint8_t* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+
+private:
+    std::uint8_t* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// An object being written in pieces (Store::open_writer). Parts go up in the background,
+/// at most max_concurrency at once, while writing goes on; close() completes the object,
+/// which appears only then. A Writer destroyed before close() aborts the upload (a destructor
+/// cannot report a failed completion), as abort() does: nothing remains on the server.
+/// Move-only; one thread at a time. It keeps working after its Store is destroyed.
+class Writer {
+public:
+    explicit Writer(s3os_writer* handle) noexcept : handle_(handle) {}
+    Writer(Writer&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Writer& operator=(Writer&& other) noexcept {
+        if (this != &other) {
+            s3os_writer_abort(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    ~Writer() { s3os_writer_abort(handle_); }
+
+    /// Appends `size` bytes at `data` (copied before returning). A failed part is thrown here
+    /// or by close(); the upload is then aborted and the writer is finished.
+    void write(const void* data, std::size_t size) {
+        s3os_status status = s3os_writer_write(handle(), data, size);
+        if (status != S3OS_OK) {
+            // Read before the abort, another s3os call, replaces this thread's last error.
+            std::string message = s3os_last_error();
+            s3os_writer_abort(std::exchange(handle_, nullptr));
+            detail::throw_error(status, message);
+        }
+    }
+
+    void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
+
+    /// Completes the object (one PUT below multipart_threshold). Throws if that fails, after
+    /// aborting the upload. The writer is finished either way.
+    void close() {
+        detail::check(s3os_writer_close(std::exchange(handle_, nullptr)));
+    }
+
+    /// Abandons the object: nothing remains on the server. Throws only if the abort itself
+    /// failed. The writer is finished either way; aborting a finished writer does nothing.
+    void abort() {
+        if (handle_) {
+            detail::check(s3os_writer_abort(std::exchange(handle_, nullptr)));
+        }
+    }
+
+    /// Whether close() or abort() may still be called.
+    bool is_open() const noexcept { return handle_ != nullptr; }
+
+private:
+    s3os_writer* handle() const {
+        if (!handle_) {
+            throw InvalidArgument(S3OS_INVALID_ARGUMENT, "s3os::Writer: already closed or aborted");
+        }
+        return handle_;
+    }
+
+    s3os_writer* handle_;
+};
+
+/// An object being read in pieces (Store::open_reader), pinned to the version found when it
+/// was opened: if the object is overwritten meanwhile, reads throw Transient rather than mix
+/// versions. Reads that continue where the last one ended are served from parts fetched ahead;
+/// a read after a seek fetches exactly what it asks for. Bytes read in order from the start
+/// are checked against the object's CRC (when it has one) by the read that reaches the end
+/// (IntegrityError). Move-only; one thread at a time. It keeps working after its Store is
+/// destroyed.
+class Reader {
+public:
+    explicit Reader(s3os_reader* handle) noexcept : handle_(handle) {}
+    Reader(Reader&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Reader& operator=(Reader&& other) noexcept {
+        if (this != &other) {
+            s3os_reader_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    ~Reader() { s3os_reader_free(handle_); }
+
+    /// The object's size in bytes.
+    std::uint64_t size() const {
+        std::uint64_t size = 0;
+        detail::check(s3os_reader_size(handle(), &size));
+        return size;
+    }
+
+    /// Reads up to `size` bytes into `data`; fewer only at the end of the object (0 there).
+    std::size_t read(void* data, std::size_t size) {
+        std::size_t read = 0;
+        detail::check(s3os_reader_read(handle(), data, size, &read));
+        return read;
+    }
+
+    /// Moves to `offset` (at most size()); makes no request.
+    void seek(std::uint64_t offset) { detail::check(s3os_reader_seek(handle(), offset)); }
+
+    /// The C handle, owned by this object.
+    s3os_reader* native_handle() const noexcept { return handle_; }
+
+private:
+    s3os_reader* handle() const {
+        if (!handle_) {
+            throw InvalidArgument(S3OS_INVALID_ARGUMENT, "s3os::Reader: used after being moved from");
+        }
+        return handle_;
+    }
+
+    s3os_reader* handle_;
+};
+
+/// A std::streambuf over a Reader, for std::istream users: buffered, seekable (seekg,
+/// tellg). A failure inside sets the stream's badbit, or is rethrown when the stream's
+/// exceptions() ask for it.
+class ReaderStreambuf : public std::streambuf {
+public:
+    explicit ReaderStreambuf(Reader& reader, std::size_t buffer_size = 256 * 1024)
+        : reader_(reader), buffer_(buffer_size ? buffer_size : 1) {
+        setg(buffer_.data(), buffer_.data(), buffer_.data());
+    }
+
+protected:
+    int_type underflow() override {
+        if (gptr() < egptr()) {
+            return traits_type::to_int_type(*gptr());
+        }
+        std::size_t read = reader_.read(buffer_.data(), buffer_.size());
+        position_ += read;
+        setg(buffer_.data(), buffer_.data(), buffer_.data() + read);
+        return read == 0 ? traits_type::eof() : traits_type::to_int_type(*gptr());
+    }
+
+    std::streamsize xsgetn(char* out, std::streamsize count) override {
+        std::streamsize done = 0;
+        while (done < count) {
+            std::streamsize buffered = egptr() - gptr();
+            if (buffered > 0) {
+                std::streamsize n = std::min(buffered, count - done);
+                traits_type::copy(out + done, gptr(), static_cast<std::size_t>(n));
+                gbump(static_cast<int>(n));
+                done += n;
+            } else if (count - done >= static_cast<std::streamsize>(buffer_.size())) {
+                // Large reads go straight into the caller's memory.
+                std::size_t read = reader_.read(out + done, static_cast<std::size_t>(count - done));
+                position_ += read;
+                if (read == 0) break;
+                done += static_cast<std::streamsize>(read);
+            } else if (traits_type::eq_int_type(underflow(), traits_type::eof())) {
+                break;
+            }
+        }
+        return done;
+    }
+
+    pos_type seekoff(off_type offset, std::ios_base::seekdir dir,
+                     std::ios_base::openmode which) override {
+        if (!(which & std::ios_base::in)) return pos_type(off_type(-1));
+        off_type current = static_cast<off_type>(position_) - (egptr() - gptr());
+        off_type base = dir == std::ios_base::beg   ? 0
+                        : dir == std::ios_base::cur ? current
+                                                    : static_cast<off_type>(reader_.size());
+        return seekpos(pos_type(base + offset), which);
+    }
+
+    pos_type seekpos(pos_type target, std::ios_base::openmode which) override {
+        off_type at = off_type(target);
+        if (!(which & std::ios_base::in) || at < 0 ||
+            static_cast<std::uint64_t>(at) > reader_.size()) {
+            return pos_type(off_type(-1));
+        }
+        reader_.seek(static_cast<std::uint64_t>(at));
+        position_ = static_cast<std::uint64_t>(at);
+        setg(buffer_.data(), buffer_.data(), buffer_.data());
+        return target;
+    }
+
+private:
+    Reader& reader_;
+    std::vector<char> buffer_;
+    std::uint64_t position_ = 0;  // of the reader: the end of what the buffer holds
+};
+
+/// A std::streambuf over a Writer, for std::ostream users: buffered; pubsync() (flush) hands
+/// the buffered bytes to the writer. Completing the object stays the Writer's close(), after
+/// flushing the stream. A failure inside sets the stream's badbit, or is rethrown when the
+/// stream's exceptions() ask for it.
+class WriterStreambuf : public std::streambuf {
+public:
+    explicit WriterStreambuf(Writer& writer, std::size_t buffer_size = 256 * 1024)
+        : writer_(writer), buffer_(buffer_size ? buffer_size : 1) {
+        setp(buffer_.data(), buffer_.data() + buffer_.size());
+    }
+
+protected:
+    int_type overflow(int_type ch) override {
+        flush_buffer();
+        if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+            *pptr() = traits_type::to_char_type(ch);
+            pbump(1);
+        }
+        return traits_type::not_eof(ch);
+    }
+
+    std::streamsize xsputn(const char* data, std::streamsize count) override {
+        if (count >= static_cast<std::streamsize>(buffer_.size())) {
+            flush_buffer();
+            writer_.write(data, static_cast<std::size_t>(count));
+            return count;
+        }
+        return std::streambuf::xsputn(data, count);
+    }
+
+    int sync() override {
+        flush_buffer();
+        return 0;
+    }
+
+private:
+    void flush_buffer() {
+        std::ptrdiff_t pending = pptr() - pbase();
+        if (pending > 0) {
+            writer_.write(pbase(), static_cast<std::size_t>(pending));
+        }
+        setp(buffer_.data(), buffer_.data() + buffer_.size());
+    }
+
+    Writer& writer_;
+    std::vector<char> buffer_;
+};
+
 /// A connected store. Move-only; its methods may be called from many threads at once.
 /// Object names are relative to the configured prefix.
 class Store {
@@ -348,6 +638,78 @@ public:
     void remove(std::string_view name) const {
         std::string c_name = detail::c_string(name, "object_name");
         detail::check(s3os_delete_object(handle(), c_name.c_str()));
+    }
+
+    /// Uploads the `size` bytes at `data` as object `name`, straight from that memory (parts
+    /// are sent concurrently from it, never copied); it must stay unchanged during the call.
+    void upload_buffer(std::string_view name, const void* data, std::size_t size,
+                       const Progress& progress = {}) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        s3os_store* store = handle();
+        detail::transfer(progress, [&](s3os_progress_fn report, void* user_data) {
+            return s3os_upload_buffer(store, c_name.c_str(), data, size, report, user_data);
+        });
+    }
+
+    /// Downloads object `name` into `buffer` (`capacity` bytes) and returns its size, verified
+    /// as download_file() verifies. Throws BufferTooSmall (with required_size()) if the object
+    /// is larger, having written nothing into the buffer.
+    std::size_t download_buffer(std::string_view name, void* buffer, std::size_t capacity,
+                                const Progress& progress = {}) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        s3os_store* store = handle();
+        std::size_t size = 0;
+        try {
+            detail::transfer(progress, [&](s3os_progress_fn report, void* user_data) {
+                return s3os_download_buffer(store, c_name.c_str(), buffer, capacity, &size,
+                                            report, user_data);
+            });
+        } catch (const BufferTooSmall& e) {
+            throw BufferTooSmall(e.status(), e.what(), size);
+        }
+        return size;
+    }
+
+    /// Downloads object `name` into memory s3os allocates, verified as download_file()
+    /// verifies; the Buffer releases it.
+    Buffer download_alloc(std::string_view name, const Progress& progress = {}) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        s3os_store* store = handle();
+        std::uint8_t* data = nullptr;
+        std::size_t size = 0;
+        detail::transfer(progress, [&](s3os_progress_fn report, void* user_data) {
+            return s3os_download_alloc(store, c_name.c_str(), &data, &size, report, user_data);
+        });
+        return Buffer(data, size);
+    }
+
+    /// Reads bytes [offset, offset + size) of object `name` into `buffer`; returns how many
+    /// (fewer if the object ends first, 0 if `offset` is its size). An offset beyond the size
+    /// throws InvalidArgument naming it. Checked by length and Content-Range (S3 keeps no
+    /// checksum of a range).
+    std::size_t read_range(std::string_view name, std::uint64_t offset, void* buffer,
+                           std::size_t size) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        std::size_t read = 0;
+        detail::check(s3os_read_range(handle(), c_name.c_str(), offset, buffer, size, &read));
+        return read;
+    }
+
+    /// A Writer that makes object `name` when closed.
+    Writer open_writer(std::string_view name) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        s3os_writer* writer = nullptr;
+        detail::check(s3os_writer_open(handle(), c_name.c_str(), &writer));
+        return Writer(writer);
+    }
+
+    /// A Reader over object `name` (one request now: size, version and checksum). Throws
+    /// NotFound for a missing object.
+    Reader open_reader(std::string_view name) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        s3os_reader* reader = nullptr;
+        detail::check(s3os_reader_open(handle(), c_name.c_str(), &reader));
+        return Reader(reader);
     }
 
     /// The C handle, for calls this header does not wrap; owned by this object.

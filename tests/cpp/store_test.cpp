@@ -16,6 +16,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <istream>
+#include <ostream>
 #include <iostream>
 #include <new>
 #include <sstream>
@@ -421,6 +423,7 @@ void failures(const Settings& settings, const fs::path& dir, const std::string& 
 
     // Statuses the library may add: S3OS_TLS by value, later ones as a plain Error.
     maps<s3os::TlsError>(10);
+    maps<s3os::BufferTooSmall>(11);
     auto newer = expect_throw<s3os::Error>(
         "a status this header does not know",
         [] { s3os::detail::throw_status(static_cast<s3os_status>(12)); });
@@ -472,6 +475,121 @@ void threads(const s3os::Store& store, const fs::path& dir) {
     std::cout << "threads: ok" << std::endl;
 }
 
+void memory_and_streams(const Settings& settings, const fs::path& dir) {
+    s3os::Config config = settings.store_config("cpp-memory");
+    config.set("multipart_threshold", "5MiB").set("multipart_chunksize", "5MiB");
+    s3os::Store store(config);
+    for (const char* left : {"written.bin", "dropped.bin", "aborted.bin"}) {
+        store.remove(left);  // from an earlier run of this program against the same server
+    }
+    const std::string data = pattern(11 * 1024 * 1024 + 7, 9);  // three parts
+
+    ProgressLog up;
+    store.upload_buffer("buffer.bin", data.data(), data.size(), up.recorder());
+    check(up.consistent(data.size()), "upload_buffer progress ends at the size");
+    std::string back(data.size(), '\0');
+    check(store.download_buffer("buffer.bin", back.data(), back.size()) == data.size() &&
+              back == data,
+          "download_buffer gives the bytes");
+    std::string small(data.size() - 1, 'z');
+    auto too_small = expect_throw<s3os::BufferTooSmall>("a buffer one byte short", [&] {
+        store.download_buffer("buffer.bin", small.data(), small.size());
+    });
+    check(too_small.required_size() == data.size() && too_small.status() == 11 &&
+              small == std::string(data.size() - 1, 'z'),
+          "BufferTooSmall names the size and nothing was written");
+    s3os::Buffer allocated = store.download_alloc("buffer.bin");
+    check(allocated.size() == data.size() &&
+              std::memcmp(allocated.data(), data.data(), data.size()) == 0,
+          "download_alloc gives the bytes");
+    s3os::Buffer moved = std::move(allocated);
+    check(allocated.empty() && moved.size() == data.size(), "a Buffer moves");
+    store.upload_buffer("empty", nullptr, 0);
+    check(store.download_alloc("empty").data() == nullptr, "an empty object allocates nothing");
+
+    char range[100];
+    check(store.read_range("buffer.bin", 1000, range, sizeof range) == sizeof range &&
+              std::memcmp(range, data.data() + 1000, sizeof range) == 0,
+          "read_range gives the bytes");
+    check(store.read_range("buffer.bin", data.size() - 10, range, sizeof range) == 10,
+          "read_range past the end reads what exists");
+    auto beyond = expect_throw<s3os::InvalidArgument>("read_range beyond the end", [&] {
+        store.read_range("buffer.bin", data.size() + 1, range, 1);
+    });
+    check(contains(beyond.what(), std::to_string(data.size())), "the message names the size");
+
+    {
+        s3os::Writer writer = store.open_writer("written.bin");
+        for (std::size_t at = 0; at < data.size(); at += 1000003) {
+            writer.write(std::string_view(data).substr(at, 1000003));
+        }
+        expect_throw<s3os::NotFound>("no object before close()",
+                                     [&] { store.object_size("written.bin"); });
+        writer.close();
+        check(!writer.is_open(), "a closed writer is finished");
+        expect_throw<s3os::InvalidArgument>("write() after close()", [&] { writer.write("x"); });
+    }
+    check(store.download_alloc("written.bin").size() == data.size(), "the writer's object");
+    {
+        s3os::Writer writer = store.open_writer("dropped.bin");
+        writer.write(data.data(), data.size());
+    }  // destroyed unclosed: aborted
+    {
+        s3os::Writer writer = store.open_writer("aborted.bin");
+        writer.write(data.data(), data.size());
+        writer.abort();
+        writer.abort();
+    }
+    expect_throw<s3os::NotFound>("a destroyed writer leaves no object",
+                                 [&] { store.object_size("dropped.bin"); });
+    expect_throw<s3os::NotFound>("an aborted writer leaves no object",
+                                 [&] { store.object_size("aborted.bin"); });
+
+    {
+        s3os::Writer writer = store.open_writer("streamed.bin");
+        {
+            s3os::WriterStreambuf buffer(writer, 4096);
+            std::ostream out(&buffer);
+            out << "header;";
+            out.write(data.data(), static_cast<std::streamsize>(data.size()));
+            out.flush();
+            check(out.good(), "the ostream wrote");
+        }
+        writer.close();
+    }
+
+    s3os::Reader reader = store.open_reader("streamed.bin");
+    const std::string expected = "header;" + data;
+    check(reader.size() == expected.size(), "Reader::size()");
+    s3os::ReaderStreambuf buffer(reader, 64 * 1024);
+    std::istream in(&buffer);
+    std::string word;
+    std::getline(in, word, ';');
+    check(word == "header", "an istream reads through the streambuf");
+    std::string rest(data.size(), '\0');
+    in.read(rest.data(), static_cast<std::streamsize>(rest.size()));
+    check(in.gcount() == static_cast<std::streamsize>(data.size()) && rest == data,
+          "a large istream read gives the bytes");
+    check(in.peek() == std::char_traits<char>::eof(), "then the end");
+    in.clear();
+    in.seekg(-3, std::ios_base::end);
+    char tail[3];
+    in.read(tail, 3);
+    check(in.good() && std::string(tail, 3) == data.substr(data.size() - 3), "seekg from the end");
+    in.seekg(7 + 12345);
+    check(in.tellg() == std::streampos(7 + 12345) && in.get() == data[12345], "seekg, tellg");
+    s3os::Reader moved_reader = std::move(reader);
+    expect_throw<s3os::InvalidArgument>("a moved-from Reader", [&] { reader.size(); });
+    moved_reader.seek(5);
+    char five[5];
+    check(moved_reader.read(five, 5) == 5 && std::string(five, 5) == expected.substr(5, 5),
+          "a moved-to Reader reads on");
+    expect_throw<s3os::NotFound>("open_reader of a missing object",
+                                 [&] { store.open_reader("missing"); });
+    (void)dir;
+    std::cout << "memory and streams: ok" << std::endl;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -500,6 +618,7 @@ int main(int argc, char** argv) {
         failures(settings, dir, argv[2], argv[3]);
         moves(settings);
         threads(store, dir);
+        memory_and_streams(settings, dir);
     } catch (const s3os::Error& e) {
         fail(std::string("unexpected ") + e.status_name() + ": " + e.what());
     } catch (const std::exception& e) {
