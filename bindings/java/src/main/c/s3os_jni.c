@@ -289,3 +289,267 @@ JNIEXPORT jbyteArray JNICALL Java_s3os_NativeStore_version(JNIEnv *env, jclass c
     (void)cls;
     return java_bytes(env, s3os_version());
 }
+
+/* ---- Memory and streams ----
+ *
+ * Java heap arrays move, and pinning them (the "critical" functions) would stop the garbage
+ * collector for as long as a transfer takes and forbid calling a progress listener, so a
+ * byte[] is copied to or from native memory around the C call. Direct ByteBuffers are native
+ * memory already and are passed to the library as they are. */
+
+/* Throws `class_name` with `message`; returns EXCEPTION_PENDING. */
+static jint throw_new(JNIEnv *env, const char *class_name, const char *message) {
+    jclass cls = (*env)->FindClass(env, class_name);
+    if (cls) (*env)->ThrowNew(env, cls, message);
+    return EXCEPTION_PENDING;
+}
+
+/* malloc(size) (at least 1 byte), or NULL with an OutOfMemoryError pending. */
+static void *allocate(JNIEnv *env, size_t size, const char *what) {
+    void *memory = malloc(size ? size : 1);
+    if (!memory) throw_new(env, "java/lang/OutOfMemoryError", what);
+    return memory;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_uploadBytes(JNIEnv *env, jclass cls, jlong store,
+                                                         jbyteArray name, jbyteArray data,
+                                                         jint offset, jint length,
+                                                         jobject listener,
+                                                         jobjectArray error_out) {
+    (void)cls;
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    jbyte *copy = allocate(env, (size_t)length, "s3os: copying the bytes to upload");
+    jint result = EXCEPTION_PENDING;
+    if (copy) {
+        (*env)->GetByteArrayRegion(env, data, offset, length, copy);
+        if (!(*env)->ExceptionCheck(env)) {
+            struct progress_target target = {env, listener};
+            s3os_status status =
+                s3os_upload_buffer(as_store(store), object_name, copy, (size_t)length,
+                                   listener ? report_progress : NULL, &target);
+            result = outcome(env, status, error_out);
+        }
+    }
+    free(copy);
+    free(object_name);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_uploadDirect(JNIEnv *env, jclass cls, jlong store,
+                                                          jbyteArray name, jobject buffer,
+                                                          jlong position, jlong length,
+                                                          jobject listener,
+                                                          jobjectArray error_out) {
+    (void)cls;
+    char *address = (*env)->GetDirectBufferAddress(env, buffer);
+    if (!address) {
+        return throw_new(env, "java/lang/IllegalArgumentException",
+                         "s3os: the buffer's memory is not accessible to native code");
+    }
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    struct progress_target target = {env, listener};
+    s3os_status status = s3os_upload_buffer(as_store(store), object_name, address + position,
+                                            (size_t)length, listener ? report_progress : NULL,
+                                            &target);
+    jint result = outcome(env, status, error_out);
+    free(object_name);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_downloadDirect(JNIEnv *env, jclass cls, jlong store,
+                                                            jbyteArray name, jobject buffer,
+                                                            jlong position, jlong capacity,
+                                                            jlongArray size_out,
+                                                            jobject listener,
+                                                            jobjectArray error_out) {
+    (void)cls;
+    char *address = (*env)->GetDirectBufferAddress(env, buffer);
+    if (!address) {
+        return throw_new(env, "java/lang/IllegalArgumentException",
+                         "s3os: the buffer's memory is not accessible to native code");
+    }
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    struct progress_target target = {env, listener};
+    size_t size = 0;
+    s3os_status status = s3os_download_buffer(as_store(store), object_name, address + position,
+                                              (size_t)capacity, &size,
+                                              listener ? report_progress : NULL, &target);
+    jint result = outcome(env, status, error_out);
+    free(object_name);
+    if (!(*env)->ExceptionCheck(env)) {
+        jlong java_size = (jlong)size;
+        (*env)->SetLongArrayRegion(env, size_out, 0, 1, &java_size);
+    }
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_downloadBytes(JNIEnv *env, jclass cls, jlong store,
+                                                           jbyteArray name, jobjectArray bytes_out,
+                                                           jobject listener,
+                                                           jobjectArray error_out) {
+    (void)cls;
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    struct progress_target target = {env, listener};
+    uint8_t *data = NULL;
+    size_t size = 0;
+    s3os_status status = s3os_download_alloc(as_store(store), object_name, &data, &size,
+                                             listener ? report_progress : NULL, &target);
+    jint result = outcome(env, status, error_out);
+    free(object_name);
+    if (result == S3OS_OK) {
+        if (size > (size_t)INT32_MAX - 8) {
+            result = throw_new(env, "java/lang/IllegalArgumentException",
+                               "s3os: the object is larger than a Java array can hold");
+        } else {
+            jbyteArray bytes = (*env)->NewByteArray(env, (jsize)size);
+            if (bytes) {
+                (*env)->SetByteArrayRegion(env, bytes, 0, (jsize)size, (const jbyte *)data);
+                (*env)->SetObjectArrayElement(env, bytes_out, 0, bytes);
+                (*env)->DeleteLocalRef(env, bytes);
+            }
+            if ((*env)->ExceptionCheck(env)) result = EXCEPTION_PENDING;
+        }
+    }
+    s3os_buffer_free(data, size);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_readRange(JNIEnv *env, jclass cls, jlong store,
+                                                       jbyteArray name, jlong offset,
+                                                       jbyteArray dst, jint dst_offset,
+                                                       jint length, jintArray read_out,
+                                                       jobjectArray error_out) {
+    (void)cls;
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    jbyte *buffer = allocate(env, (size_t)length, "s3os: a buffer for the range");
+    jint result = EXCEPTION_PENDING;
+    if (buffer) {
+        size_t read = 0;
+        s3os_status status = s3os_read_range(as_store(store), object_name, (uint64_t)offset,
+                                             buffer, (size_t)length, &read);
+        result = outcome(env, status, error_out);
+        if (result == S3OS_OK) {
+            jint java_read = (jint)read;
+            (*env)->SetByteArrayRegion(env, dst, dst_offset, java_read, buffer);
+            if (!(*env)->ExceptionCheck(env))
+                (*env)->SetIntArrayRegion(env, read_out, 0, 1, &java_read);
+            if ((*env)->ExceptionCheck(env)) result = EXCEPTION_PENDING;
+        }
+    }
+    free(buffer);
+    free(object_name);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_writerOpen(JNIEnv *env, jclass cls, jlong store,
+                                                        jbyteArray name, jlongArray writer_out,
+                                                        jobjectArray error_out) {
+    (void)cls;
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    s3os_writer *writer = NULL;
+    jint result = outcome(env, s3os_writer_open(as_store(store), object_name, &writer), error_out);
+    free(object_name);
+    if (result == S3OS_OK) {
+        jlong handle = (jlong)(intptr_t)writer;
+        (*env)->SetLongArrayRegion(env, writer_out, 0, 1, &handle);
+    }
+    return result;
+}
+
+/* Bytes of a byte[] copied per call to s3os_writer_write (which copies them into its part). */
+#define WRITE_CHUNK (1024 * 1024)
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_writerWrite(JNIEnv *env, jclass cls, jlong writer,
+                                                         jbyteArray data, jint offset,
+                                                         jint length, jobjectArray error_out) {
+    (void)cls;
+    size_t chunk = length < WRITE_CHUNK ? (size_t)length : WRITE_CHUNK;
+    jbyte *copy = allocate(env, chunk, "s3os: copying the bytes to write");
+    if (!copy) return EXCEPTION_PENDING;
+    jint result = S3OS_OK;
+    for (jint done = 0; done < length && result == S3OS_OK;) {
+        jint n = length - done < (jint)chunk ? length - done : (jint)chunk;
+        (*env)->GetByteArrayRegion(env, data, offset + done, n, copy);
+        if ((*env)->ExceptionCheck(env)) {
+            result = EXCEPTION_PENDING;
+            break;
+        }
+        s3os_status status =
+            s3os_writer_write((s3os_writer *)(intptr_t)writer, copy, (size_t)n);
+        result = outcome(env, status, error_out);
+        done += n;
+    }
+    free(copy);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_writerClose(JNIEnv *env, jclass cls, jlong writer,
+                                                         jobjectArray error_out) {
+    (void)cls;
+    return outcome(env, s3os_writer_close((s3os_writer *)(intptr_t)writer), error_out);
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_writerAbort(JNIEnv *env, jclass cls, jlong writer,
+                                                         jobjectArray error_out) {
+    (void)cls;
+    return outcome(env, s3os_writer_abort((s3os_writer *)(intptr_t)writer), error_out);
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_readerOpen(JNIEnv *env, jclass cls, jlong store,
+                                                        jbyteArray name, jlongArray out,
+                                                        jobjectArray error_out) {
+    (void)cls;
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    s3os_reader *reader = NULL;
+    jint result = outcome(env, s3os_reader_open(as_store(store), object_name, &reader), error_out);
+    free(object_name);
+    if (result == S3OS_OK) {
+        uint64_t size = 0;
+        s3os_reader_size(reader, &size);
+        jlong handle_and_size[2] = {(jlong)(intptr_t)reader, (jlong)size};
+        (*env)->SetLongArrayRegion(env, out, 0, 2, handle_and_size);
+    }
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_readerRead(JNIEnv *env, jclass cls, jlong reader,
+                                                        jbyteArray dst, jint offset, jint length,
+                                                        jintArray read_out,
+                                                        jobjectArray error_out) {
+    (void)cls;
+    jbyte *buffer = allocate(env, (size_t)length, "s3os: a buffer for the read");
+    if (!buffer) return EXCEPTION_PENDING;
+    size_t read = 0;
+    s3os_status status =
+        s3os_reader_read((s3os_reader *)(intptr_t)reader, buffer, (size_t)length, &read);
+    jint result = outcome(env, status, error_out);
+    if (result == S3OS_OK) {
+        jint java_read = (jint)read;
+        (*env)->SetByteArrayRegion(env, dst, offset, java_read, buffer);
+        if (!(*env)->ExceptionCheck(env))
+            (*env)->SetIntArrayRegion(env, read_out, 0, 1, &java_read);
+        if ((*env)->ExceptionCheck(env)) result = EXCEPTION_PENDING;
+    }
+    free(buffer);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_readerSeek(JNIEnv *env, jclass cls, jlong reader,
+                                                        jlong offset, jobjectArray error_out) {
+    (void)cls;
+    return outcome(env, s3os_reader_seek((s3os_reader *)(intptr_t)reader, (uint64_t)offset),
+                   error_out);
+}
+
+JNIEXPORT void JNICALL Java_s3os_NativeStore_readerFree(JNIEnv *env, jclass cls, jlong reader) {
+    (void)env;
+    (void)cls;
+    s3os_reader_free((s3os_reader *)(intptr_t)reader);
+}

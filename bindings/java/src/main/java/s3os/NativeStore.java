@@ -69,6 +69,66 @@ final class NativeStore {
     /** Adds the names (UTF-8) of the objects starting with {@code prefix} to {@code names}. */
     static native int list(long store, byte[] prefix, List<byte[]> names, byte[][] errorOut);
 
+    static native int uploadBytes(
+            long store,
+            byte[] name,
+            byte[] data,
+            int offset,
+            int length,
+            ProgressListener listener,
+            byte[][] errorOut);
+
+    static native int uploadDirect(
+            long store,
+            byte[] name,
+            ByteBuffer buffer,
+            long position,
+            long length,
+            ProgressListener listener,
+            byte[][] errorOut);
+
+    static native int downloadDirect(
+            long store,
+            byte[] name,
+            ByteBuffer buffer,
+            long position,
+            long capacity,
+            long[] sizeOut,
+            ProgressListener listener,
+            byte[][] errorOut);
+
+    static native int downloadBytes(
+            long store, byte[] name, byte[][] bytesOut, ProgressListener listener, byte[][] errorOut);
+
+    static native int readRange(
+            long store,
+            byte[] name,
+            long offset,
+            byte[] dst,
+            int dstOffset,
+            int length,
+            int[] readOut,
+            byte[][] errorOut);
+
+    static native int writerOpen(long store, byte[] name, long[] writerOut, byte[][] errorOut);
+
+    static native int writerWrite(
+            long writer, byte[] data, int offset, int length, byte[][] errorOut);
+
+    static native int writerClose(long writer, byte[][] errorOut);
+
+    static native int writerAbort(long writer, byte[][] errorOut);
+
+    /** Opens a reader: {@code out[0]} the handle, {@code out[1]} the object's size. */
+    static native int readerOpen(long store, byte[] name, long[] out, byte[][] errorOut);
+
+    static native int readerRead(
+            long reader, byte[] dst, int offset, int length, int[] readOut, byte[][] errorOut);
+
+    static native int readerSeek(long reader, long offset, byte[][] errorOut);
+
+    static native void readerFree(long reader);
+
     static native byte[] statusName(int status);
 
     static native byte[] version();
@@ -135,6 +195,8 @@ final class NativeStore {
                 return new TransientException(status, string(statusName(status)), message);
             case S3osException.CANCELLED:
                 return new TransferCancelledException(status, string(statusName(status)), message);
+            case S3osException.BUFFER_TOO_SMALL:
+                return new BufferTooSmallException(status, string(statusName(status)), message, -1);
             default:
                 return new S3osException(status, string(statusName(status)), message);
         }

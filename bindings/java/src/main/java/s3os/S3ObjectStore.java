@@ -2,9 +2,11 @@ package s3os;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.FileSystems;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -272,6 +274,262 @@ public final class S3ObjectStore implements AutoCloseable {
             release();
         }
         NativeStore.check(status, errorOut, name, null);
+    }
+
+    /**
+     * Uploads {@code data} as object {@code name}; see {@link #uploadBytes(String, byte[],
+     * ProgressListener)}.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param data the object's bytes
+     * @throws IOException as described in the class documentation
+     */
+    public void uploadBytes(String name, byte[] data) throws IOException {
+        uploadBytes(name, data, null);
+    }
+
+    /**
+     * Uploads {@code data} as object {@code name}, in concurrent parts from
+     * {@code multipart_threshold} on, checked as {@link #uploadObject} is. The array is copied
+     * once into native memory (a Java array may move; a direct buffer given to
+     * {@link #uploadBuffer} is not copied).
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param data the object's bytes
+     * @param listener receives progress and may cancel; may be null
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} or {@code data} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public void uploadBytes(String name, byte[] data, ProgressListener listener)
+            throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        if (data == null) {
+            throw new IllegalArgumentException("data must not be null");
+        }
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.uploadBytes(
+                    store, nameBytes, data, 0, data.length, listener, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+    }
+
+    /**
+     * Uploads the remaining bytes of {@code buffer} (position to limit) as object
+     * {@code name}. A direct buffer is read in place, without a copy: its bytes must not change
+     * during the call. A heap buffer is uploaded as {@link #uploadBytes} does. The buffer's
+     * position is left unchanged.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param buffer the bytes to upload
+     * @param listener receives progress and may cancel; may be null
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} or {@code buffer} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public void uploadBuffer(String name, ByteBuffer buffer, ProgressListener listener)
+            throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        if (buffer == null) {
+            throw new IllegalArgumentException("buffer must not be null");
+        }
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            if (buffer.isDirect()) {
+                status = NativeStore.uploadDirect(store, nameBytes, buffer, buffer.position(),
+                        buffer.remaining(), listener, errorOut);
+            } else if (buffer.hasArray()) {
+                status = NativeStore.uploadBytes(store, nameBytes, buffer.array(),
+                        buffer.arrayOffset() + buffer.position(), buffer.remaining(), listener,
+                        errorOut);
+            } else {
+                byte[] copy = new byte[buffer.remaining()];
+                buffer.duplicate().get(copy);
+                status = NativeStore.uploadBytes(
+                        store, nameBytes, copy, 0, copy.length, listener, errorOut);
+            }
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+    }
+
+    /**
+     * Downloads object {@code name} whole, verified as {@link #downloadObject} verifies.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @return the object's bytes
+     * @throws java.nio.file.NoSuchFileException if the object does not exist
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if the object is too large for a Java array
+     * @throws IllegalStateException if the store is closed
+     */
+    public byte[] downloadBytes(String name) throws IOException {
+        return downloadBytes(name, null);
+    }
+
+    /**
+     * Downloads object {@code name} whole, verified as {@link #downloadObject} verifies (the
+     * library downloads into native memory; the array is one copy of it).
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param listener receives progress and may cancel; may be null
+     * @return the object's bytes
+     * @throws java.nio.file.NoSuchFileException if the object does not exist
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if the object is too large for a Java array
+     * @throws IllegalStateException if the store is closed
+     */
+    public byte[] downloadBytes(String name, ProgressListener listener) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        byte[][] bytesOut = new byte[1][];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.downloadBytes(store, nameBytes, bytesOut, listener, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+        return bytesOut[0];
+    }
+
+    /**
+     * Downloads object {@code name} into the direct {@code buffer}, from its position on,
+     * without a copy, verified as {@link #downloadObject} verifies. On success the position
+     * moves past the object's bytes.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param buffer a direct buffer with room for the object
+     * @param listener receives progress and may cancel; may be null
+     * @return the object's size
+     * @throws BufferTooSmallException if the object does not fit (nothing was written; the
+     *     exception names the size)
+     * @throws java.nio.file.NoSuchFileException if the object does not exist
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code buffer} is null or not direct
+     * @throws IllegalStateException if the store is closed
+     */
+    public long downloadBuffer(String name, ByteBuffer buffer, ProgressListener listener)
+            throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        if (buffer == null || !buffer.isDirect() || buffer.isReadOnly()) {
+            throw new IllegalArgumentException(
+                    "buffer must be a writable direct ByteBuffer (downloadBytes gives an array)");
+        }
+        long[] sizeOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.downloadDirect(store, nameBytes, buffer, buffer.position(),
+                    buffer.remaining(), sizeOut, listener, errorOut);
+        } finally {
+            release();
+        }
+        if (status == S3osException.BUFFER_TOO_SMALL) {
+            throw new BufferTooSmallException(status,
+                    NativeStore.string(NativeStore.statusName(status)),
+                    NativeStore.string(errorOut[0]), sizeOut[0]);
+        }
+        NativeStore.check(status, errorOut, name, null);
+        buffer.position(buffer.position() + (int) sizeOut[0]);
+        return sizeOut[0];
+    }
+
+    /**
+     * Reads the bytes from {@code offset} to {@code offset + length} of object {@code name}
+     * (fewer if the object ends first; none if {@code offset} is its size), in concurrent parts
+     * from {@code multipart_threshold} on. Checked by length and Content-Range; S3 keeps no
+     * checksum of a range.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param offset the first byte
+     * @param length how many bytes at most
+     * @return the bytes read
+     * @throws IllegalArgumentException if {@code offset} is beyond the end (the message names
+     *     the size), or {@code offset} or {@code length} is negative
+     * @throws IOException as described in the class documentation
+     * @throws IllegalStateException if the store is closed
+     */
+    public byte[] readRange(String name, long offset, int length) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException(
+                    "offset and length must not be negative: " + offset + ", " + length);
+        }
+        byte[] bytes = new byte[length];
+        int[] readOut = new int[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.readRange(
+                    store, nameBytes, offset, bytes, 0, length, readOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+        return readOut[0] == length ? bytes : Arrays.copyOf(bytes, readOut[0]);
+    }
+
+    /**
+     * A stream that writes object {@code name}; the object appears when the stream is closed
+     * ({@link S3OutputStream#abort()} abandons it). Nothing is sent until the first part is full.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @return the stream
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public S3OutputStream openOutputStream(String name) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        long[] writerOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.writerOpen(store, nameBytes, writerOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+        return new S3OutputStream(writerOut[0], name);
+    }
+
+    /**
+     * A seekable stream over object {@code name}, pinned to the version found now (one
+     * request: size, version and checksum).
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @return the stream
+     * @throws java.nio.file.NoSuchFileException if the object does not exist
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code name} is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public S3InputStream openInputStream(String name) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        long[] out = new long[2];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.readerOpen(store, nameBytes, out, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+        return new S3InputStream(out[0], out[1], name);
     }
 
     /**

@@ -6,7 +6,8 @@ import java.io.IOException;
  * A failure reported by the s3os library that has no more specific Java exception: local file
  * errors ({@link #IO}), integrity failures ({@link #INTEGRITY}), internal errors
  * ({@link #INTERNAL}), TLS failures ({@link #TLS}) and any status this binding does not know
- * yet. Subclasses: {@link TransientException} and {@link TransferCancelledException}.
+ * yet. Subclasses: {@link TransientException}, {@link TransferCancelledException} and
+ * {@link BufferTooSmallException}.
  *
  * <p>The message is the library's: the operation, the object's {@code s3://} URI and the cause
  * (never credentials).
@@ -40,6 +41,11 @@ public class S3osException extends IOException {
      * did not verify, or the endpoint does not speak TLS). Not retried; fix the configuration.
      */
     public static final int TLS = 10;
+    /**
+     * {@code S3OS_BUFFER_TOO_SMALL}: a buffer given for a download cannot hold the object; see
+     * {@link BufferTooSmallException}.
+     */
+    public static final int BUFFER_TOO_SMALL = 11;
 
     private final int status;
     private final String statusName;

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystem;
@@ -26,6 +28,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
+import java.util.zip.ZipOutputStream;
 
 /**
  * Tests of the Java binding against a real S3 server (the project's local_s3_server).
@@ -99,6 +105,10 @@ public final class S3ObjectStoreTest {
         tests.put("close() waits for running calls, then refuses new ones", t::closeWhileRunning);
         tests.put("a closed store refuses every method; try-with-resources", t::closedStore);
         tests.put("version() is the library's", t::version);
+        tests.put("bytes and buffers round-trip; a short buffer is refused", t::memory);
+        tests.put("readRange reads what exists, names the size beyond", t::ranges);
+        tests.put("output stream completes on close; abort leaves nothing", t::outputStream);
+        tests.put("input stream reads, seeks, skips, marks; zip both ways", t::inputStream);
 
         int failed = 0;
         for (Map.Entry<String, Test> test : tests.entrySet()) {
@@ -326,6 +336,7 @@ public final class S3ObjectStoreTest {
             {5, TransientException.class},
             {6, TransferCancelledException.class},
             {7, S3osException.class},
+            {11, BufferTooSmallException.class},
         };
         for (Object[] row : expected) {
             Exception e = NativeStore.exceptionFor((Integer) row[0], "msg " + row[0], "o", "f");
@@ -594,6 +605,155 @@ public final class S3ObjectStoreTest {
     private void version() {
         String version = S3ObjectStore.version();
         assertTrue(version.matches("\\d+\\.\\d+\\.\\d+.*"), "version " + version);
+    }
+
+    private void memory() throws Exception {
+        try (S3ObjectStore store = open("prefix", "memory", SMALL_PARTS)) {
+            for (int size : new int[] {0, 1, 5 * MIB - 1, 13 * MIB + 7}) {
+                byte[] data = Files.readAllBytes(writeFile("memory/" + size, size, size));
+                ProgressLog up = new ProgressLog();
+                store.uploadBytes("bytes-" + size, data, up);
+                up.assertComplete(size);
+                assertTrue(Arrays.equals(data, store.downloadBytes("bytes-" + size)),
+                        "downloadBytes " + size);
+
+                ByteBuffer direct = ByteBuffer.allocateDirect(size + 10);
+                direct.position(3);
+                direct.put(data);
+                direct.position(3).limit(3 + size);
+                store.uploadBuffer("direct-" + size, direct, null);
+                assertEquals(3, direct.position(), "the position stays");
+                ByteBuffer heap = ByteBuffer.wrap(data);
+                store.uploadBuffer("heap-" + size, heap.asReadOnlyBuffer(), null);
+                ByteBuffer target = ByteBuffer.allocateDirect(size + 1);
+                assertEquals((long) size, store.downloadBuffer("direct-" + size, target, null),
+                        "downloadBuffer size");
+                assertEquals(size, target.position(), "the position moved past the bytes");
+                byte[] back = new byte[size];
+                target.flip();
+                target.get(back);
+                assertTrue(Arrays.equals(data, back), "downloadBuffer " + size);
+                assertTrue(Arrays.equals(data, store.downloadBytes("heap-" + size)), "heap");
+                if (size > 0) {
+                    ByteBuffer small = ByteBuffer.allocateDirect(size - 1);
+                    BufferTooSmallException e = expect(BufferTooSmallException.class,
+                            () -> store.downloadBuffer("direct-" + size, small, null));
+                    assertEquals((long) size, e.getRequiredSize(), "required size");
+                    assertEquals(S3osException.BUFFER_TOO_SMALL, e.getStatus(), "status");
+                    assertEquals(0, small.position(), "nothing written");
+                }
+            }
+            expect(NoSuchFileException.class, () -> store.downloadBytes("missing"));
+            expect(IllegalArgumentException.class, () -> store.uploadBytes("x", null));
+            expect(IllegalArgumentException.class,
+                    () -> store.downloadBuffer("x", ByteBuffer.allocate(10), null));
+        }
+    }
+
+    private void ranges() throws Exception {
+        try (S3ObjectStore store = open("prefix", "ranges", SMALL_PARTS)) {
+            byte[] data = Files.readAllBytes(writeFile("ranges/obj", 12 * MIB + 3, 5));
+            store.uploadBytes("obj", data);
+            long size = data.length;
+            long[][] cases = {{0, 0}, {0, 10}, {7, 6 * MIB}, {size - 2, 10}, {size, 4}, {0, size}};
+            for (long[] c : cases) {
+                int from = (int) c[0];
+                int to = (int) Math.min(size, c[0] + c[1]);
+                assertTrue(Arrays.equals(Arrays.copyOfRange(data, from, to),
+                        store.readRange("obj", c[0], (int) c[1])), "range " + c[0] + "+" + c[1]);
+            }
+            IllegalArgumentException e = expect(IllegalArgumentException.class,
+                    () -> store.readRange("obj", size + 1, 1));
+            assertTrue(e.getMessage().contains(Long.toString(size)), e.getMessage());
+            expect(IllegalArgumentException.class, () -> store.readRange("obj", -1, 1));
+        }
+    }
+
+    private void outputStream() throws Exception {
+        try (S3ObjectStore store = open("prefix", "ostream", SMALL_PARTS)) {
+            byte[] data = Files.readAllBytes(writeFile("ostream/src", 11 * MIB + 1, 6));
+            S3OutputStream out = store.openOutputStream("written");
+            out.write(data, 0, 10);
+            for (int i = 10; i < 1000; i++) {
+                out.write(data[i]);
+            }
+            out.write(data, 1000, data.length - 1000);
+            assertEquals((long) data.length, out.position(), "position");
+            expect(NoSuchFileException.class, () -> store.getObjectSize("written"));
+            out.close();
+            out.close();
+            expect(IOException.class, () -> out.write(1));
+            assertTrue(Arrays.equals(data, store.downloadBytes("written")), "written");
+
+            S3OutputStream aborted = store.openOutputStream("aborted");
+            aborted.write(data);
+            aborted.abort();
+            aborted.abort();
+            assertLeftNothingOnTheServer(store, "ostream/aborted");
+
+            try (S3OutputStream small = store.openOutputStream("small")) {
+                small.write("tiny".getBytes(StandardCharsets.UTF_8));
+            }
+            assertEquals("tiny", new String(store.downloadBytes("small"), StandardCharsets.UTF_8),
+                    "small object");
+        }
+    }
+
+    private void inputStream() throws Exception {
+        try (S3ObjectStore store = open("prefix", "istream", SMALL_PARTS)) {
+            byte[] data = Files.readAllBytes(writeFile("istream/src", 11 * MIB + 9, 7));
+            store.uploadBytes("obj", data);
+            try (S3InputStream in = store.openInputStream("obj")) {
+                assertEquals((long) data.length, in.size(), "size");
+                assertEquals(data[0] & 0xff, in.read(), "read()");
+                byte[] chunk = new byte[3 * MIB];
+                int n = in.read(chunk, 0, chunk.length);
+                assertTrue(n == chunk.length && Arrays.equals(Arrays.copyOfRange(data, 1, 1 + n),
+                        chunk), "read(byte[])");
+                in.mark(0);
+                assertEquals(100L, in.skip(100), "skip");
+                in.seek(data.length - 4);
+                byte[] tail = new byte[10];
+                assertEquals(4, in.read(tail, 0, 10), "the last bytes");
+                assertEquals(-1, in.read(), "end");
+                in.reset();
+                assertEquals(1L + chunk.length, in.position(), "reset to the mark");
+                expect(IllegalArgumentException.class, () -> in.seek(data.length + 1));
+            }
+            expect(NoSuchFileException.class, () -> store.openInputStream("missing"));
+
+            // A zip archive (what torch.save writes) through both streams.
+            S3OutputStream out = store.openOutputStream("archive.zip");
+            try (ZipOutputStream zip = new ZipOutputStream(out)) {
+                for (int i = 0; i < 3; i++) {
+                    // Stored, not deflated: under -Xcheck:jni the JDK's Deflater copies its
+                    // arrays on every native call, which makes deflating megabytes slow.
+                    ZipEntry entry = new ZipEntry("member-" + i);
+                    CRC32 crc = new CRC32();
+                    crc.update(data, i * MIB, 2 * MIB);
+                    entry.setMethod(ZipEntry.STORED);
+                    entry.setSize(2 * MIB);
+                    entry.setCompressedSize(2 * MIB);
+                    entry.setCrc(crc.getValue());
+                    zip.putNextEntry(entry);
+                    zip.write(data, i * MIB, 2 * MIB);
+                    zip.closeEntry();
+                }
+            }
+            try (ZipInputStream zip = new ZipInputStream(store.openInputStream("archive.zip"))) {
+                for (int i = 0; i < 3; i++) {
+                    ZipEntry entry = zip.getNextEntry();
+                    assertEquals("member-" + i, entry.getName(), "entry");
+                    java.io.ByteArrayOutputStream member = new java.io.ByteArrayOutputStream();
+                    byte[] buffer = new byte[64 * 1024];
+                    for (int r; (r = zip.read(buffer)) > 0; ) {
+                        member.write(buffer, 0, r);
+                    }
+                    assertTrue(Arrays.equals(Arrays.copyOfRange(data, i * MIB, i * MIB + 2 * MIB),
+                            member.toByteArray()), "member " + i);
+                }
+            }
+        }
     }
 
     // ---- helpers ----
