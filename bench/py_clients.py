@@ -5,8 +5,14 @@ Usage (the same arguments as bench/s3os_bench.c):
     python3 py_clients.py CLIENT download      BUCKET OBJECT FILE
     python3 py_clients.py CLIENT upload-many   BUCKET PREFIX DIR COUNT CONCURRENCY
     python3 py_clients.py CLIENT download-many BUCKET PREFIX DIR COUNT CONCURRENCY
+    python3 py_clients.py s3torch upload-memory|download-memory|upload-writer|download-reader \
+        BUCKET OBJECT FILE
 
-CLIENT is boto3, awscrt or s3torch. The endpoint comes from BENCH_ENDPOINT, the credentials
+CLIENT is boto3, awscrt or s3torch. The memory modes (s3torch only, as in bench/s3os_bench.c):
+upload-memory puts FILE's bytes, read into memory first (not timed), through one write;
+download-memory reads the object into a bytearray of its size (FILE written afterwards, not
+timed); upload-writer writes FILE in 1 MiB pieces; download-reader reads 1 MiB pieces (out of
+the stream's chunks, as s3torchconnector's reader hands them out) into FILE. The endpoint comes from BENCH_ENDPOINT, the credentials
 and region from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION. In the -many modes
 object i is DIR/obj-%05d <-> PREFIX/obj-%05d and CONCURRENCY requests are kept in flight:
 threads sharing one client for boto3 and s3torch, concurrent requests on one client for awscrt.
@@ -170,6 +176,45 @@ class S3Torch:
     def download_many(self, *args):
         run_threads(self.download, *args)
 
+    def upload_memory(self, bucket, key, data):
+        stream = self.client.put_object(bucket, key)
+        stream.write(data)
+        stream.close()
+
+    def download_memory(self, bucket, key):
+        size = self.client.head_object(bucket, key).size
+        data = bytearray(size)
+        at = 0
+        for chunk in self.client.get_object(bucket, key):
+            data[at : at + len(chunk)] = chunk
+            at += len(chunk)
+        return memoryview(data)[:at]
+
+    def upload_writer(self, bucket, key, path):
+        stream = self.client.put_object(bucket, key)
+        with open(path, "rb") as f:
+            while piece := f.read(PIECE):
+                stream.write(piece)
+        stream.close()
+
+    def download_reader(self, bucket, key, path):
+        pending, held = bytearray(), 0
+        with open(path, "wb") as f:
+            for chunk in self.client.get_object(bucket, key):
+                pending += chunk
+                held = len(pending)
+                while held >= PIECE:
+                    f.write(pending[:PIECE])
+                    del pending[:PIECE]
+                    held -= PIECE
+            if pending:
+                f.write(pending)
+
+
+#: Bytes per write or read in the writer and reader modes.
+PIECE = 1024 * 1024
+
+MEMORY_MODES = ("upload-memory", "download-memory", "upload-writer", "download-reader")
 
 CLIENTS = {"boto3": Boto3, "awscrt": AwsCrt, "s3torch": S3Torch}
 
@@ -180,12 +225,15 @@ def main(argv):
         return 2
     name, mode, bucket = argv[0], argv[1], argv[2]
     many = mode.endswith("-many")
-    if mode not in ("upload", "download", "upload-many", "download-many") or len(argv) != (7 if many else 5):
+    known = ("upload", "download", "upload-many", "download-many", *MEMORY_MODES)
+    if mode not in known or len(argv) != (7 if many else 5):
         print(__doc__, file=sys.stderr)
         return 2
     concurrency = int(argv[6]) if many else 1
     client = CLIENTS[name](concurrency)
 
+    if mode in MEMORY_MODES:
+        return run_memory_mode(client, mode, bucket, argv[3], argv[4])
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     if many:
@@ -207,6 +255,39 @@ def main(argv):
         "info": client.info,
     }
     print(json.dumps(result), flush=True)
+    return 0
+
+
+def run_memory_mode(client, mode, bucket, key, path):
+    """One memory or stream mode; only the transfer is timed (see the module's docstring)."""
+    if not hasattr(client, mode.replace("-", "_")):
+        print(f"{mode} is not implemented for this client", file=sys.stderr)
+        return 2
+    data = None
+    if mode == "upload-memory":
+        with open(path, "rb") as f:
+            data = f.read()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    if mode == "upload-memory":
+        client.upload_memory(bucket, key, data)
+    elif mode == "download-memory":
+        data = client.download_memory(bucket, key)
+    else:
+        getattr(client, mode.replace("-", "_"))(bucket, key, path)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    if mode == "download-memory":
+        with open(path, "wb") as f:
+            f.write(data)
+    print(json.dumps({
+        "seconds": seconds,
+        "cpu_user": after.ru_utime - before.ru_utime,
+        "cpu_sys": after.ru_stime - before.ru_stime,
+        "bytes": os.path.getsize(path),
+        "objects": 1,
+        "info": client.info,
+    }), flush=True)
     return 0
 
 

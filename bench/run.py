@@ -7,7 +7,9 @@ Usage: bash bench/run.sh [options]        (or: python3 bench/run.py [options])
   --quick             small sizes (128 MiB object, 64 small objects, 512 MiB big) and 1 run
   --big               also run the 4 GiB workload (same as adding "big" to --workloads)
   --workloads LIST    comma-separated: large (1 GiB object), small (256 x 256 KiB), big (4 GiB),
-                      medium (32 x 24 MiB: around the multipart threshold) (default: large,small)
+                      medium (32 x 24 MiB: around the multipart threshold), memory (1 GiB from
+                      and into memory), stream (1 GiB through a writer/reader in 1 MiB pieces;
+                      memory and stream: s3os and s3torch only) (default: large,small)
   --clients LIST      comma-separated: s3os,boto3,awscrt,s5cmd,s3torch,curl (default: all)
   --concurrency N     requests in flight for the small-object workload, every client (default 16)
   --s3os-config K=V   extra s3os config key (repeatable), e.g. --s3os-config max_concurrency=16
@@ -67,6 +69,8 @@ REGION = "us-east-1"
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 ALL_CLIENTS = ["s3os", "boto3", "awscrt", "s5cmd", "s3torch", "curl"]
+# The clients with memory and stream modes (the "memory" and "stream" workloads).
+MEMORY_CLIENTS = ("s3os", "s3torch")
 PEERS_BY_PIP = {  # client -> (module to import, PyPI package)
     "boto3": ("boto3", "boto3"),
     "awscrt": ("awscrt", "awscrt"),
@@ -92,6 +96,17 @@ class Workload:
     name: str
     size: int  # bytes per object
     count: int  # objects; 1 = one object moved by a single call
+    # How the bytes reach the client: "file" (upload/download of a file), "memory" (from and
+    # into the process's memory) or "stream" (a writer and a reader with 1 MiB pieces).
+    via: str = "file"
+
+    def mode(self, upload):
+        """The mode of bench/s3os_bench.c and py_clients.py that moves this workload."""
+        if self.via == "memory":
+            return "upload-memory" if upload else "download-memory"
+        if self.via == "stream":
+            return "upload-writer" if upload else "download-reader"
+        return ("upload" if upload else "download") + ("-many" if self.many else "")
 
     @property
     def many(self):
@@ -104,7 +119,8 @@ class Workload:
     def describe(self):
         if self.many:
             return f"{self.count} objects of {human(self.size)}"
-        return f"one {human(self.size)} object"
+        via = {"memory": " from/into memory", "stream": " through a writer/reader, 1 MiB pieces"}
+        return f"one {human(self.size)} object{via.get(self.via, '')}"
 
 
 def human(n):
@@ -121,12 +137,16 @@ def workloads_for(quick):
             "small": Workload("small", 256 * KiB, 64),
             "medium": Workload("medium", 24 * MiB, 8),
             "big": Workload("big", 512 * MiB, 1),
+            "memory": Workload("memory", 128 * MiB, 1, "memory"),
+            "stream": Workload("stream", 128 * MiB, 1, "stream"),
         }
     return {
         "large": Workload("large", 1 * GiB, 1),
         "small": Workload("small", 256 * KiB, 256),
         "medium": Workload("medium", 24 * MiB, 32),
         "big": Workload("big", 4 * GiB, 1),
+        "memory": Workload("memory", 1 * GiB, 1, "memory"),
+        "stream": Workload("stream", 1 * GiB, 1, "stream"),
     }
 
 
@@ -448,13 +468,13 @@ def object_pairs(prefix, directory, count):
     return [(f"{prefix}/obj-{i:05d}", Path(directory) / f"obj-{i:05d}") for i in range(count)]
 
 
-def client_argv(ctx, client, upload, key, path, count):
+def client_argv(ctx, client, upload, key, path, count, mode=None):
     """The command for one measured run, and whether it reports its own timing as JSON.
 
     For one object `key` is its name and `path` the local file; for many objects `key` is the
     prefix and `path` the directory (object i is key/obj-%05d <-> path/obj-%05d)."""
     many = count > 1
-    mode = ("upload" if upload else "download") + ("-many" if many else "")
+    mode = mode or ("upload" if upload else "download") + ("-many" if many else "")
     tail = [str(count), str(ctx.concurrency)] if many else []
     if client == "s3os":
         argv = [str(C_BENCH), "-e", ctx.server.endpoint, "-r", REGION, "-a", ACCESS_KEY, "-s", SECRET_KEY,
@@ -511,7 +531,7 @@ def run_client(ctx, client, wl, upload, source, ref_key, run_no):
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
-    argv, reports = client_argv(ctx, client, upload, key, path, count)
+    argv, reports = client_argv(ctx, client, upload, key, path, count, wl.mode(upload))
     timeout = 60 + wl.total / (10 * MiB)
     m = measure(pinned(argv, ctx.client_cpus), ctx.env, ctx.server, work, timeout)
 
@@ -950,6 +970,8 @@ def main(argv):
                 order = clients[shift:] + clients[:shift]
                 for upload in (True, False):
                     for client in order:
+                        if wl.via != "file" and client not in MEMORY_CLIENTS:
+                            continue
                         rec = run_client(ctx, client, wl, upload, source, ref, run_no)
                         records.append(rec)
                         rate = rec["bytes"] / MiB / rec["seconds"] if rec["seconds"] else 0

@@ -9,6 +9,12 @@
  *   download      BUCKET OBJECT FILE                 one object -> one file (overwritten)
  *   upload-many   BUCKET PREFIX DIR COUNT THREADS    DIR/obj-00000.. -> PREFIX/obj-00000..
  *   download-many BUCKET PREFIX DIR COUNT THREADS    PREFIX/obj-00000.. -> DIR/obj-00000..
+ *   upload-memory   BUCKET OBJECT FILE   FILE read into memory first (not timed), then
+ *                                        s3os_upload_buffer from that memory
+ *   download-memory BUCKET OBJECT FILE   s3os_download_buffer into a buffer of the object's
+ *                                        size (allocated, not timed); FILE written afterwards
+ *   upload-writer   BUCKET OBJECT FILE   FILE read 1 MiB at a time into s3os_writer_write
+ *   download-reader BUCKET OBJECT FILE   s3os_reader_read 1 MiB at a time, each written to FILE
  *
  * The -e/-r/-a/-s options set the config keys endpoint_url, region_name, aws_access_key_id
  * and aws_secret_access_key. Any KEY=VALUE after the mode's arguments is passed to
@@ -88,6 +94,111 @@ static int transfer_one(s3os_store *store, int download, const char *object, con
     return 0;
 }
 
+/* The timed part of a run: wall clock and process CPU at its start and end. */
+struct span {
+    double t0, user0, sys0, t1, user1, sys1;
+};
+
+static void span_start(struct span *span)
+{
+    cpu_seconds(&span->user0, &span->sys0);
+    span->t0 = now_seconds();
+}
+
+static void span_stop(struct span *span)
+{
+    span->t1 = now_seconds();
+    cpu_seconds(&span->user1, &span->sys1);
+}
+
+/* Bytes per write or read in the writer and reader modes. */
+#define STREAM_PIECE (1024 * 1024)
+
+static int read_whole_file(const char *path, unsigned char **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); return 1; }
+    *size = (size_t)file_size(path);
+    *data = malloc(*size ? *size : 1);
+    size_t got = *data ? fread(*data, 1, *size, f) : 0;
+    fclose(f);
+    if (got != *size) { fprintf(stderr, "s3os_bench: reading %s failed\n", path); return 1; }
+    return 0;
+}
+
+static int write_whole_file(const char *path, const unsigned char *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) { perror(path); return 1; }
+    size_t put = fwrite(data, 1, size, f);
+    return fclose(f) != 0 || put != size;
+}
+
+/* The memory and stream modes; only `span` is timed. Returns 0 on success. */
+static int memory_mode(s3os_store *store, const char *mode, const char *object, const char *path,
+                       struct span *span, unsigned long long *bytes)
+{
+    s3os_status st;
+    if (strcmp(mode, "upload-memory") == 0) {
+        unsigned char *data;
+        size_t size;
+        if (read_whole_file(path, &data, &size)) return 1;
+        span_start(span);
+        st = s3os_upload_buffer(store, object, data, size, NULL, NULL);
+        span_stop(span);
+        free(data);
+        *bytes = size;
+        return st == S3OS_OK ? 0 : report_failure(st, mode, object);
+    }
+    if (strcmp(mode, "download-memory") == 0) {
+        uint64_t size = 0;
+        st = s3os_object_size(store, object, &size);
+        if (st != S3OS_OK) return report_failure(st, mode, object);
+        unsigned char *data = malloc(size ? (size_t)size : 1);
+        size_t len = 0;
+        span_start(span);
+        st = s3os_download_buffer(store, object, data, (size_t)size, &len, NULL, NULL);
+        span_stop(span);
+        *bytes = len;
+        int failed = st != S3OS_OK ? report_failure(st, mode, object) : 0;
+        /* The file is for verification: written after the clock stops (see main). */
+        if (!failed) failed = write_whole_file(path, data, len);
+        free(data);
+        return failed;
+    }
+    unsigned char *piece = malloc(STREAM_PIECE);
+    FILE *f = fopen(path, strcmp(mode, "upload-writer") == 0 ? "rb" : "wb");
+    if (!f || !piece) { perror(path); free(piece); return 1; }
+    span_start(span);
+    int failed = 0;
+    if (strcmp(mode, "upload-writer") == 0) {
+        s3os_writer *writer = NULL;
+        st = s3os_writer_open(store, object, &writer);
+        size_t n;
+        while (st == S3OS_OK && (n = fread(piece, 1, STREAM_PIECE, f)) > 0) {
+            st = s3os_writer_write(writer, piece, n);
+            *bytes += n;
+        }
+        if (st == S3OS_OK) st = s3os_writer_close(writer);
+        else if (writer) { failed = report_failure(st, mode, object); s3os_writer_abort(writer); }
+        if (st != S3OS_OK && !failed) failed = report_failure(st, mode, object);
+    } else {
+        s3os_reader *reader = NULL;
+        st = s3os_reader_open(store, object, &reader);
+        size_t n = 0;
+        while (st == S3OS_OK && (st = s3os_reader_read(reader, piece, STREAM_PIECE, &n)) == S3OS_OK && n > 0) {
+            if (fwrite(piece, 1, n, f) != n) { failed = 1; break; }
+            *bytes += n;
+        }
+        if (st != S3OS_OK) failed = report_failure(st, mode, object);
+        s3os_reader_free(reader);
+    }
+    span_stop(span);
+    fclose(f);
+    free(piece);
+    return failed;
+}
+
 static void *worker(void *arg)
 {
     struct job *job = arg;
@@ -112,7 +223,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: s3os_bench [-e ENDPOINT] [-r REGION] [-a ACCESS_KEY] [-s SECRET_KEY] MODE ARGS... [KEY=VALUE ...]\n"
-            "  upload|download BUCKET OBJECT FILE\n"
+            "  upload|download|upload-memory|download-memory|upload-writer|download-reader BUCKET OBJECT FILE\n"
             "  upload-many|download-many BUCKET PREFIX DIR COUNT THREADS\n");
     return 2;
 }
@@ -148,7 +259,9 @@ int main(int argc, char **argv)
     const char *mode = argv[optind];
     int many = strcmp(mode, "upload-many") == 0 || strcmp(mode, "download-many") == 0;
     int single = strcmp(mode, "upload") == 0 || strcmp(mode, "download") == 0;
-    if (!many && !single)
+    int memory = strcmp(mode, "upload-memory") == 0 || strcmp(mode, "download-memory") == 0 ||
+                 strcmp(mode, "upload-writer") == 0 || strcmp(mode, "download-reader") == 0;
+    if (!many && !single && !memory)
         return usage();
     int positional = many ? 6 : 4; /* mode included */
     if (argc - optind < positional)
@@ -184,7 +297,10 @@ int main(int argc, char **argv)
     unsigned long long bytes = 0;
     int objects = 1, failed = 0;
 
-    if (single) {
+    struct span span = {0};
+    if (memory) {
+        failed = memory_mode(store, mode, args[2], args[3], &span, &bytes);
+    } else if (single) {
         failed = transfer_one(store, strcmp(mode, "download") == 0, args[2], args[3], &bytes);
     } else {
         struct job job = {
@@ -215,6 +331,10 @@ int main(int argc, char **argv)
 
     double seconds = now_seconds() - t0;
     cpu_seconds(&user1, &sys1);
+    if (memory) {
+        seconds = span.t1 - span.t0;
+        user0 = span.user0, sys0 = span.sys0, user1 = span.user1, sys1 = span.sys1;
+    }
     s3os_store_free(store);
     if (failed)
         return 1;

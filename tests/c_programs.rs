@@ -143,7 +143,10 @@ fn the_memory_and_stream_calls_answer_from_c() {
     let mut args = vec![dir.to_str().unwrap().to_string()];
     args.extend(settings_args(&server));
     let out = run(&compile("tests/c/memory.c"), &args);
-    assert!(out.contains("memory: every call answered as expected"), "{out}");
+    assert!(
+        out.contains("memory: every call answered as expected"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -200,7 +203,10 @@ fn c_programs_are_clean_under_valgrind() {
         &with(vec![dir.to_str().unwrap().into()]),
         true,
     );
-    assert!(out.contains("memory: every call answered as expected"), "{out}");
+    assert!(
+        out.contains("memory: every call answered as expected"),
+        "{out}"
+    );
 
     // A forked child owns memory of parent threads that do not exist in it, which a leak check
     // at the child's exit reports as lost; the fork test is therefore checked for memory errors
