@@ -90,7 +90,7 @@ impl CStore {
     }
 
     pub fn download_alloc(&self, name: &str) -> Result<Vec<u8>, Failure> {
-        let mut data: *mut u8 = 0x1 as *mut u8;
+        let mut data: *mut u8 = std::ptr::dangling_mut::<u8>();
         let mut len = usize::MAX;
         let status = unsafe {
             s3os_download_alloc(
