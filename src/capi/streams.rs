@@ -167,8 +167,9 @@ pub unsafe extern "C" fn s3os_reader_size(
 /// `multipart_threshold`). Verified: Content-Range and length of every answer; and when the
 /// object has a CRC32, CRC32C or CRC64NVME of all its bytes, the bytes handed out in order from
 /// the start are checked against it: the read that reaches the end fails with
-/// `S3OS_INTEGRITY` if they do not match (bytes read out of order are not covered). `buf`
-/// may be NULL only when `len` is 0. On failure `*out_read` is 0 and the position unchanged.
+/// `S3OS_INTEGRITY` if they do not match, and so does every later read (bytes read out of
+/// order are not covered). `buf` may be NULL only when `len` is 0. On failure `*out_read` is 0,
+/// the position is unchanged and the contents of `buf` are unspecified.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_reader_read(
     reader: *mut s3os_reader,

@@ -41,6 +41,9 @@ pub struct ObjectReader {
     ahead: VecDeque<Chunk>,
     depth: usize,
     check: Option<Running>,
+    /// Set once the bytes read failed the object's checksum: every later read returns it, so
+    /// that reading again cannot hand out the bad bytes unchecked.
+    corrupt: Option<Error>,
 }
 
 /// The CRC of the bytes handed out in order from the start of the object.
@@ -116,6 +119,7 @@ impl ObjectReader {
             ahead: VecDeque::new(),
             depth: 1,
             check,
+            corrupt: None,
         })
     }
 
@@ -138,6 +142,9 @@ impl ObjectReader {
 
     /// Reads up to the buffer's capacity from the position; 0 at the end. Blocks this thread.
     pub(crate) fn read(&mut self, buffer: RawBuffer) -> Result<usize> {
+        if let Some(err) = &self.corrupt {
+            return Err(err.clone());
+        }
         let start = self.position;
         let want = (buffer.capacity() as u64).min(self.pin.size.saturating_sub(start)) as usize;
         if want == 0 {
@@ -156,9 +163,13 @@ impl ObjectReader {
                 return Err(err);
             }
         };
+        if let Err(err) = self.account(start, buffer, read) {
+            self.stop_reading_ahead();
+            self.corrupt = Some(err.clone());
+            return Err(err);
+        }
         self.position = start + read as u64;
         self.last_end = self.position;
-        self.account(start, buffer, read)?;
         Ok(read)
     }
 
