@@ -103,9 +103,10 @@ typedef struct s3os_config s3os_config;
 
 /**
  * An object being read in pieces: open with `s3os_reader_open`, release with
- * `s3os_reader_free`. Use it from one thread at a time (calls that overlap on another thread
- * are refused with `S3OS_INVALID_ARGUMENT`). It keeps what it needs of its store: the store
- * may be freed before it.
+ * `s3os_reader_free`. Use it from one thread at a time: a read, seek or size that overlaps
+ * another call on the same reader is refused with `S3OS_INVALID_ARGUMENT`, but freeing it
+ * while another thread uses it is undefined behaviour. It holds its own reference to the
+ * store's client: the store may be freed before it.
  */
 typedef struct s3os_reader s3os_reader;
 
@@ -118,9 +119,10 @@ typedef struct s3os_store s3os_store;
 /**
  * An object being written in pieces: open with `s3os_writer_open`, add bytes with
  * `s3os_writer_write`, finish with `s3os_writer_close` (or give up with `s3os_writer_abort`);
- * either of those frees it. Use it from one thread at a time (calls that overlap on another
- * thread are refused with `S3OS_INVALID_ARGUMENT`). It keeps what it needs of its store: the
- * store may be freed before it.
+ * either of those frees it. Use it from one thread at a time: a write that overlaps another
+ * call on the same writer is refused with `S3OS_INVALID_ARGUMENT`, but closing or aborting it
+ * while another thread uses it is undefined behaviour, as for any freed handle. It holds its
+ * own reference to the store's client: the store may be freed before it.
  */
 typedef struct s3os_writer s3os_writer;
 
