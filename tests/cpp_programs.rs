@@ -128,6 +128,10 @@ fn the_cpp_example_round_trips_with_every_compiler() {
         println!("{compiler}:\n{out}");
         assert!(out.contains("verified 9.0 MiB"), "{out}");
         assert!(
+            out.contains("read back through an std::istream: identical"),
+            "{out}"
+        );
+        assert!(
             out.contains(&format!("s3://{BUCKET}/examples/{name}")),
             "{out}"
         );

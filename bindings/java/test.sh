@@ -70,6 +70,7 @@ S3OS_JNI_LIBRARY=target/release/libs3os_jni.so timeout 300 "$java" -cp target/ja
     examples/java/Checkpoint.java "$bucket" "$work/checkpoint.bin" ckpt/checkpoint.bin \
     prefix=examples/java "${settings[@]}" | tee "$work/example.out"
 grep -q "^verified 12582915 bytes" "$work/example.out"
+grep -q "^read back through openInputStream: identical" "$work/example.out"
 cmp "$work/checkpoint.bin" "$work/server/$bucket/examples/java/ckpt/checkpoint.bin"
 
 rm -rf "$work/scratch" "$work/server" "$work/checkpoint.bin"

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <istream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,6 +101,21 @@ int main(int argc, char** argv) {
             std::cerr << "MISMATCH: the downloaded bytes differ from " << file.string() << "\n";
             return 1;
         }
+        // The object again, as a std::istream over a stream reader: no local file needed.
+        s3os::Reader reader = store.open_reader(object);
+        s3os::ReaderStreambuf streambuf(reader);
+        std::istream streamed(&streambuf);
+        std::ifstream original(file, std::ios::binary);
+        bool same = std::equal(std::istreambuf_iterator<char>(streamed),
+                               std::istreambuf_iterator<char>(),
+                               std::istreambuf_iterator<char>(original),
+                               std::istreambuf_iterator<char>());
+        if (!same) {
+            std::cerr << "MISMATCH: the streamed object differs from " << file.string() << "\n";
+            return 1;
+        }
+        std::cout << "read back through an std::istream: identical\n";
+
         double mib = static_cast<double>(size) / (1 << 20);
         std::printf("verified %.1f MiB: upload %.2f s (%.0f MiB/s), download %.2f s (%.0f MiB/s)\n",
                     mib, upload_s, mib / upload_s, download_s, mib / download_s);

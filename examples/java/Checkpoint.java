@@ -56,6 +56,20 @@ public class Checkpoint {
                 System.exit(1);
             }
             System.out.printf("verified %d bytes, sha256 %s%n", Files.size(checkpoint), actual);
+
+            // The same object as a stream, without a local file.
+            MessageDigest streamed = MessageDigest.getInstance("SHA-256");
+            try (InputStream in = store.openInputStream(objectName)) {
+                byte[] buffer = new byte[1 << 20];
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    streamed.update(buffer, 0, n);
+                }
+            }
+            if (!expected.equals(hex(streamed.digest()))) {
+                System.err.println("MISMATCH: the streamed object differs from " + checkpoint);
+                System.exit(1);
+            }
+            System.out.println("read back through openInputStream: identical");
         }
     }
 
@@ -80,8 +94,12 @@ public class Checkpoint {
                 digest.update(buffer, 0, n);
             }
         }
+        return hex(digest.digest());
+    }
+
+    private static String hex(byte[] bytes) {
         StringBuilder hex = new StringBuilder();
-        for (byte b : digest.digest()) {
+        for (byte b : bytes) {
             hex.append(String.format("%02x", b));
         }
         return hex.toString();
