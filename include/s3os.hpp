@@ -686,7 +686,7 @@ public:
     /// Reads bytes [offset, offset + size) of object `name` into `buffer`; returns how many
     /// (fewer if the object ends first, 0 if `offset` is its size). An offset beyond the size
     /// throws InvalidArgument naming it. Checked by length and Content-Range (S3 keeps no
-    /// checksum of a range).
+    /// checksum of a range); a read that holds the whole object also against its CRC.
     std::size_t read_range(std::string_view name, std::uint64_t offset, void* buffer,
                            std::size_t size) const {
         std::string c_name = detail::c_string(name, "object_name");

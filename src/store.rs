@@ -315,9 +315,14 @@ impl Store {
             let job = self.job(name)?;
             let sink = Arc::new(MemorySink::lent(buffer, offset));
             let len = buffer.capacity() as u64;
-            transfer::read_range(&job, sink, offset, len, None)
-                .await
-                .map(|(read, _)| read)
+            let (read, pin) = transfer::read_range(&job, sink, offset, len, None).await?;
+            if offset == 0 && read == pin.size && read > 0 && job.verify_checksums {
+                // SAFETY: the read just filled these bytes of the caller's buffer, which stays
+                // valid for the call this runs in.
+                let bytes = unsafe { buffer.filled(read as usize) };
+                transfer::verify_whole_object(&job, &pin, bytes).await?;
+            }
+            Ok(read)
         };
         self.clean(result.await)
     }

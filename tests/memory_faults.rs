@@ -184,9 +184,9 @@ fn resets_and_truncation_on_every_memory_path() {
 
 #[test]
 fn corrupted_bytes_on_the_buffer_and_reader_paths() {
-    // The object's CRC32C covers all its bytes: the ranges' CRCs combined (buffer) and the
-    // bytes handed out in order (reader) are checked against it, which cannot tell which range
-    // was hit, so even one flipped bit fails the call. A signed upload whose body is changed
+    // The object's CRC32C covers all its bytes: the ranges' CRCs combined (buffer), the bytes
+    // handed out in order (reader) and a range that is the whole object are checked against it,
+    // which cannot tell which range was hit, so even one flipped bit fails the call. A signed upload whose body is changed
     // on the way is refused by the server (s3s-fs answers 500) and sent again.
     let corrupt = Fault::CorruptResponse { at: MID };
     let integrity = Expect::Fails(S3OS_INTEGRITY);
@@ -194,7 +194,9 @@ fn corrupted_bytes_on_the_buffer_and_reader_paths() {
         (Path::DownloadBuffer, corrupt.clone(), false, integrity),
         (Path::DownloadBuffer, corrupt.clone(), true, integrity),
         (Path::Reader, corrupt.clone(), false, integrity),
-        (Path::Reader, corrupt, true, integrity),
+        (Path::Reader, corrupt.clone(), true, integrity),
+        // A range that is the whole object is checked against the object's CRC32C.
+        (Path::ReadRange, corrupt, false, integrity),
         (
             Path::UploadBuffer,
             Fault::CorruptRequest { at: MID },

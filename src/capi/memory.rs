@@ -141,9 +141,11 @@ pub unsafe extern "C" fn s3os_buffer_free(data: *mut u8, len: usize) {
 /// first answer's ETag (an object overwritten meanwhile fails the call rather than mix
 /// versions). Verified: every answer's Content-Range must name exactly the range asked for and
 /// the same object size, and every body must have its announced length. S3 keeps no checksum of
-/// an arbitrary range, so no checksum is checked: for a whole object verified against its
-/// checksum use `s3os_download_buffer`. `buf` may be NULL only when `len` is 0; on failure
-/// `*out_read` is 0 and the contents of `buf` are unspecified.
+/// an arbitrary range, so a part of an object is checked by those alone; a read that turns out
+/// to hold the whole object (offset 0, `len` at least its size) is also checked against the
+/// object's CRC32, CRC32C or CRC64NVME, which one more request (a HEAD) asks for. `buf` may be
+/// NULL only when `len` is 0; on failure `*out_read` is 0 and the contents of `buf` are
+/// unspecified.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_read_range(
     store: *mut s3os_store,

@@ -20,7 +20,7 @@ pub use download::download;
 pub use memory::{MemorySink, MemorySource};
 pub use parts::PartPlan;
 pub use progress::{Progress, Transfer};
-pub use ranged::{read_range, Pin};
+pub use ranged::{read_range, verify_whole_object, Pin};
 pub use reader::ObjectReader;
 pub use sink::{FileSink, Sink};
 pub use source::{FileSource, Source};

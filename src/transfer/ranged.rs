@@ -3,12 +3,17 @@
 //! others in parallel and pinned to that version with `If-Match`, so that bytes of two versions
 //! are never mixed. Every answer's Content-Range must name exactly the range asked for and the
 //! size the first announced, and every body must have its announced length. S3 keeps no
-//! checksum of an arbitrary range, so these are the checks a range gets.
+//! checksum of an arbitrary range, so these are the checks a range gets; a range that turns
+//! out to be the whole object can be checked against the object's CRC afterwards
+//! ([`verify_whole_object`]).
 
 use std::sync::Arc;
 
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::types::ChecksumMode;
+
+use super::checksum::{whole_object_checksum_of_head, WholeChecksum};
 
 use super::download::{fetch_range, parse_content_range, Range};
 use super::parts::{run_all, InFlight, PartPlan};
@@ -105,6 +110,39 @@ pub async fn read_range<K: Sink>(
         .await?;
     }
     Ok((end - offset, pin))
+}
+
+/// Checks `bytes`, all of the pinned object, against the object's CRC32, CRC32C or CRC64NVME
+/// when it has one: a HEAD asks for the checksum, pinned with `If-Match` to the version the
+/// bytes came from. Objects with only a SHA or a composite checksum pass unchecked.
+pub async fn verify_whole_object(job: &ObjectJob, pin: &Pin, bytes: &[u8]) -> Result<()> {
+    let what = format!("checking the {} bytes read of {}", bytes.len(), job.uri());
+    let head = job
+        .client
+        .head_object()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .set_if_match(pin.etag.clone())
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(&what, e))?;
+    let WholeChecksum::Crc { crc, value } = whole_object_checksum_of_head(&head) else {
+        return Ok(());
+    };
+    let mut digest = crc.digest();
+    digest.update(bytes);
+    let actual = digest.finalize();
+    if actual != value {
+        return Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "{what}: their {} is {actual:x}, the object's is {value:x}",
+                crc.name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The object's size and version from a HEAD.

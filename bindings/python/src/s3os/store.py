@@ -462,7 +462,8 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
 
     def read_range(self, object_name: str, offset: int, length: int) -> bytes:
         """The bytes ``[offset, offset + length)`` of the object; fewer if the object ends
-        first, none if ``offset`` is its size.
+        first, none if ``offset`` is its size. Checked by length and Content-Range (S3 keeps no
+        checksum of a range); a read that holds the whole object also against its CRC.
 
         Raises:
             ValueError: ``offset`` or ``length`` is negative, or ``offset`` is beyond the end

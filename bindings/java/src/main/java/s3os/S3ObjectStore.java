@@ -448,8 +448,8 @@ public final class S3ObjectStore implements AutoCloseable {
     /**
      * Reads the bytes from {@code offset} to {@code offset + length} of object {@code name}
      * (fewer if the object ends first; none if {@code offset} is its size), in concurrent parts
-     * from {@code multipart_threshold} on. Checked by length and Content-Range; S3 keeps no
-     * checksum of a range.
+     * from {@code multipart_threshold} on. Checked by length and Content-Range (S3 keeps no
+     * checksum of a range); a read that holds the whole object also against its CRC.
      *
      * @param name the object's name, relative to the store's prefix
      * @param offset the first byte
