@@ -404,3 +404,30 @@ fn handles_outlive_their_store() {
     let check = support::store(&server, &[]);
     assert!(check.download_alloc("written").unwrap() == data);
 }
+
+#[test]
+fn cancelled_memory_transfers_leave_nothing() {
+    let server = server();
+    let store = store(&server, &[]);
+    let data = pattern(SEVERAL, 13);
+    let mut log = ProgressLog {
+        cancel_after: Some(0),
+        ..ProgressLog::default()
+    };
+    let (status, message) = store
+        .upload_buffer_logged("cancelled", &data, &mut log)
+        .unwrap_err();
+    assert_eq!(status, S3OS_CANCELLED, "{message}");
+    assert_eq!(store.size("cancelled").unwrap_err().0, S3OS_NOT_FOUND);
+    assert!(server.unfinished_uploads().is_empty());
+
+    store.upload_buffer("object", &data).unwrap();
+    let mut log = ProgressLog {
+        cancel_after: Some(0),
+        ..ProgressLog::default()
+    };
+    let (status, _) = store
+        .download_buffer_logged("object", SEVERAL, &mut log)
+        .unwrap_err();
+    assert_eq!(status, S3OS_CANCELLED);
+}
