@@ -5,6 +5,7 @@ numpy's file users (pickle, zipfile, numpy.save/load)."""
 from __future__ import annotations
 
 import array
+import gc
 import io
 import pickle
 import zipfile
@@ -155,6 +156,16 @@ def test_pickle_through_a_writer_and_a_reader(parts_store):
     with parts_store.open_writer("ckpt/ep3.pkl") as writer:
         pickle.dump(state, writer)
     with parts_store.open_reader("ckpt/ep3.pkl") as reader:
+        assert pickle.load(reader) == state
+
+
+def test_a_writer_left_to_the_garbage_collector_completes_like_a_file(parts_store):
+    # torch.save(obj, store.open_writer(name)) never closes the stream it is given: as with
+    # open(), the object is completed when the writer is collected.
+    state = {"layer": list(range(100_000))}
+    pickle.dump(state, parts_store.open_writer("one-liner.pkl"))
+    gc.collect()
+    with parts_store.open_reader("one-liner.pkl") as reader:
         assert pickle.load(reader) == state
 
 
