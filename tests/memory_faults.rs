@@ -326,3 +326,62 @@ fn an_object_overwritten_during_a_read_gives_an_error() {
     // A fresh reader reads the new version whole.
     assert!(store.read_stream("object", 4 * MIB).unwrap() == second);
 }
+
+#[test]
+fn every_whole_object_crc_is_checked_on_the_memory_paths() {
+    // Objects as other SDKs store them, with a CRC32, CRC64NVME or SHA-256 of all their bytes.
+    // One flipped byte in the second part: the buffer download combines the ranges' CRCs, the
+    // reader and a whole-object range compute the CRC of what they hand out. A SHA-256 object
+    // comes to the buffer in one stream the SDK checks (and fetches again when damaged); the
+    // reader and ranges cannot check a SHA, so for it they are only shown to read it intact.
+    use aws_sdk_s3::types::ChecksumAlgorithm;
+    let moto = Moto::start();
+    let algorithms = [
+        (ChecksumAlgorithm::Crc32, "CRC32"),
+        (ChecksumAlgorithm::Crc64Nvme, "CRC64NVME"),
+        (ChecksumAlgorithm::Sha256, "SHA256"),
+    ];
+    for (i, (algorithm, name)) in algorithms.into_iter().enumerate() {
+        let data = pattern(LARGE, 60 + i as u64);
+        moto.put_with_checksum(name, data.clone(), algorithm);
+        let sha = name.starts_with("SHA");
+        let clean = moto_store(&moto.endpoint());
+        assert!(
+            clean.download_buffer(name, LARGE).0.unwrap() == data,
+            "{name}"
+        );
+        assert!(clean.read_stream(name, MIB).unwrap() == data, "{name}");
+        assert!(clean.read_range(name, 0, LARGE).unwrap() == data, "{name}");
+        if sha {
+            let proxy = Proxy::start(moto.addr);
+            let fault = proxy.inject(
+                |r| r.label() == "GetObject",
+                Fault::CorruptResponse { at: 6 * MIB as u64 },
+                0,
+                1,
+            );
+            let store = moto_store(&proxy.endpoint());
+            assert!(
+                store.download_buffer(name, LARGE).0.unwrap() == data,
+                "{name}"
+            );
+            assert_eq!(proxy.fired(fault), 1, "{name}: {:?}", proxy.log());
+            continue;
+        }
+        for path in [Path::DownloadBuffer, Path::Reader, Path::ReadRange] {
+            let proxy = Proxy::start(moto.addr);
+            let victim = path.victim();
+            let fault = proxy.inject(
+                move |r| r.label() == victim,
+                Fault::CorruptResponse { at: 1000 },
+                0,
+                1,
+            );
+            let store = moto_store(&proxy.endpoint());
+            let (status, message) = run(path, &data, &store, name).unwrap_err();
+            assert_eq!(status, S3OS_INTEGRITY, "{name} {path:?}: {message}");
+            assert!(message.contains(name), "{name} {path:?}: {message}");
+            assert_eq!(proxy.fired(fault), 1, "{name} {path:?}: {:?}", proxy.log());
+        }
+    }
+}

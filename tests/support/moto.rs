@@ -124,3 +124,41 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+impl Moto {
+    /// Stores `data` under `key` in one PUT from the AWS SDK itself, with the whole-object
+    /// checksum of `algorithm` (as other SDKs upload: CRC32 is boto3's default).
+    pub fn put_with_checksum(
+        &self,
+        key: &str,
+        data: Vec<u8>,
+        algorithm: aws_sdk_s3::types::ChecksumAlgorithm,
+    ) {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .endpoint_url(self.endpoint())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                super::ACCESS_KEY,
+                super::SECRET_KEY,
+                None,
+                None,
+                "test",
+            ))
+            .force_path_style(true)
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(config);
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(
+                client
+                    .put_object()
+                    .bucket(BUCKET)
+                    .key(key)
+                    .checksum_algorithm(algorithm)
+                    .body(data.into())
+                    .send(),
+            )
+            .expect("a PUT with a checksum");
+    }
+}
