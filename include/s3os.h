@@ -299,8 +299,8 @@ enum s3os_status s3os_download_buffer(struct s3os_store *store,
  * Downloads object `object_name` into a buffer s3os allocates, verified as
  * `s3os_download_buffer` is. On success `*out_data` points to the object's `*out_len` bytes,
  * owned by the caller, who releases them with `s3os_buffer_free(*out_data, *out_len)`; an
- * empty object gives NULL and 0. On failure `*out_data` is NULL and `*out_len` 0.
- * `progress` may be NULL.
+ * empty object gives NULL and 0. On failure `*out_data` is NULL and `*out_len` 0; memory that
+ * cannot be allocated for the object is `S3OS_IO`. `progress` may be NULL.
  */
 enum s3os_status s3os_download_alloc(struct s3os_store *store,
                                      const char *object_name,

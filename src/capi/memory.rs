@@ -86,8 +86,8 @@ pub unsafe extern "C" fn s3os_download_buffer(
 /// Downloads object `object_name` into a buffer s3os allocates, verified as
 /// `s3os_download_buffer` is. On success `*out_data` points to the object's `*out_len` bytes,
 /// owned by the caller, who releases them with `s3os_buffer_free(*out_data, *out_len)`; an
-/// empty object gives NULL and 0. On failure `*out_data` is NULL and `*out_len` 0.
-/// `progress` may be NULL.
+/// empty object gives NULL and 0. On failure `*out_data` is NULL and `*out_len` 0; memory that
+/// cannot be allocated for the object is `S3OS_IO`. `progress` may be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_download_alloc(
     store: *mut s3os_store,

@@ -140,6 +140,24 @@ impl MemorySink {
     }
 }
 
+/// `len` zero bytes, or `None` if the memory cannot be had. Unlike `vec![0; len]`, a failed
+/// allocation is an error to report rather than the end of the process; and like it, the
+/// zeroed pages come from the kernel as they are first written.
+fn zeroed(len: usize) -> Option<Vec<u8>> {
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: allocated by the global allocator with the layout of `len` bytes (align 1), all
+    // initialised (zeroed); the Vec takes ownership with exactly that capacity.
+    Some(unsafe { Vec::from_raw_parts(ptr, len, len) })
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -172,15 +190,15 @@ impl Sink for MemorySink {
                     buffer.capacity()
                 ),
             )),
-            Target::Allocated(data) => match usize::try_from(len) {
-                // Zeroed memory comes from the kernel already zeroed, page by page as written.
-                Ok(len) => {
-                    *lock(data) = vec![0; len];
+            Target::Allocated(data) => match usize::try_from(len).ok().and_then(zeroed) {
+                Some(buffer) => {
+                    *lock(data) = buffer;
                     Ok(())
                 }
-                Err(_) => Err(Error::invalid(format!(
-                    "the object is {len} bytes, more than this platform can address"
-                ))),
+                None => Err(Error::new(
+                    ErrorKind::Io,
+                    format!("allocating {len} bytes for the object failed (out of memory)"),
+                )),
             },
             _ => Ok(()),
         };
