@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Internal,
     /// No secure connection: the certificate did not verify, or the endpoint does not speak TLS.
     Tls,
+    /// A background transfer had not finished when the wait for it ended.
+    InProgress,
 }
 
 /// An engine error: its kind and a complete, human-readable message.
@@ -137,6 +139,7 @@ fn describe(kind: ErrorKind) -> &'static str {
         ErrorKind::Integrity => "integrity check failed",
         ErrorKind::Internal => "unexpected failure",
         ErrorKind::Tls => "no secure connection",
+        ErrorKind::InProgress => "still running",
     }
 }
 

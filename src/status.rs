@@ -39,6 +39,9 @@ pub enum s3os_status {
     /// retrying cannot help; the message names the problem. Fix the endpoint or the trust
     /// configuration.
     S3OS_TLS = 10,
+    /// A background transfer is still running: `s3os_transfer_wait` timed out before it
+    /// finished. Not a failure; wait again, poll its progress, or cancel it.
+    S3OS_IN_PROGRESS = 12,
 }
 
 impl s3os_status {
@@ -55,6 +58,7 @@ impl s3os_status {
             ErrorKind::Integrity => s3os_status::S3OS_INTEGRITY,
             ErrorKind::Internal => s3os_status::S3OS_INTERNAL,
             ErrorKind::Tls => s3os_status::S3OS_TLS,
+            ErrorKind::InProgress => s3os_status::S3OS_IN_PROGRESS,
         }
     }
 
@@ -72,6 +76,7 @@ impl s3os_status {
             8 => c"S3OS_INTEGRITY",
             9 => c"S3OS_INTERNAL",
             10 => c"S3OS_TLS",
+            12 => c"S3OS_IN_PROGRESS",
             _ => c"S3OS_UNKNOWN_STATUS",
         }
     }
@@ -98,6 +103,7 @@ mod tests {
             ErrorKind::Integrity,
             ErrorKind::Internal,
             ErrorKind::Tls,
+            ErrorKind::InProgress,
         ];
         for kind in kinds {
             let status = s3os_status::of(kind);
@@ -108,6 +114,10 @@ mod tests {
         }
         assert_eq!(
             s3os_status::name_of(11).to_str().unwrap(),
+            "S3OS_UNKNOWN_STATUS"
+        );
+        assert_eq!(
+            s3os_status::name_of(13).to_str().unwrap(),
             "S3OS_UNKNOWN_STATUS"
         );
     }
