@@ -88,9 +88,8 @@ pub unsafe extern "C" fn s3os_upload_files(
     batch_call(out, &items, || {
         let store = unsafe { arg_ref(store, "store") }?.store.clone();
         let files = unsafe { pairs(object_names, paths, count) }?;
-        let transfer = Transfer::start(move |p| async move {
-            store.upload_files(files, p, statuses).await
-        })?;
+        let transfer =
+            Transfer::start(move |p| async move { store.upload_files(files, p, statuses).await })?;
         wait_reporting(transfer, progress, user_data)
     })
 }

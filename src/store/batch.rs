@@ -277,7 +277,9 @@ impl Store {
             }
         }
         for chunk in keys.chunks(DELETE_BATCH) {
-            let outcomes = self.delete_keys(chunk.iter().map(|(_, key)| key.as_str())).await;
+            let outcomes = self
+                .delete_keys(chunk.iter().map(|(_, key)| key.as_str()))
+                .await;
             for ((index, _), outcome) in chunk.iter().zip(outcomes) {
                 statuses.set(*index, outcome);
             }

@@ -175,11 +175,27 @@ mod tests {
 
     #[test]
     fn names_that_leave_the_folder_are_refused() {
-        for good in ["a", "a/b.pt", "shard-0/rank-1/x", "..x", "a/.hidden", "sp ace"] {
+        for good in [
+            "a",
+            "a/b.pt",
+            "shard-0/rank-1/x",
+            "..x",
+            "a/.hidden",
+            "sp ace",
+        ] {
             assert!(safe_relative_path(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../x", "a/..", "..", ".", "./a", "a//b", "a/",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/..",
+            "..",
+            ".",
+            "./a",
+            "a//b",
+            "a/",
         ] {
             assert!(safe_relative_path(bad).is_err(), "{bad}");
         }

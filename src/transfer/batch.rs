@@ -98,7 +98,10 @@ impl ItemStatuses {
     pub fn kinds(&self) -> Vec<Option<std::result::Result<(), ErrorKind>>> {
         self.lock()
             .iter()
-            .map(|o| o.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(Error::kind)))
+            .map(|o| {
+                o.as_ref()
+                    .map(|r| r.as_ref().map(|_| ()).map_err(Error::kind))
+            })
             .collect()
     }
 }
