@@ -106,3 +106,48 @@ fn background_transfers_from_c() {
         server.unfinished_uploads()
     );
 }
+
+/// The share of upload time the overlap example reports hidden, in percent.
+fn hidden_percent(out: &str) -> f64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("upload time hidden behind compute"))
+        .unwrap_or_else(|| panic!("no summary in {out}"));
+    line.rsplit('(')
+        .next()
+        .and_then(|p| p.strip_suffix("%)"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no percentage in {line}"))
+}
+
+#[test]
+fn the_overlap_example_hides_uploads_behind_compute() {
+    let server = server();
+    let program = compile("examples/c/overlap.c");
+    let dir = scratch("overlap");
+    let mut args = vec![BUCKET.to_string(), dir.to_str().unwrap().to_string()];
+    args.extend(settings_args(&server));
+    let out = run_program(
+        Command::new(&program)
+            .args(&args)
+            .env("S3OS_OVERLAP_MIB", "16")
+            .env("S3OS_OVERLAP_COMPUTE_MS", "300"),
+        &program,
+    );
+    println!("{out}");
+    assert!(
+        out.contains("4 checkpoints verified and deleted (4 objects)"),
+        "{out}"
+    );
+    assert_eq!(out.matches("waited").count(), 4, "{out}");
+    // Three of the four uploads run beside a step of compute several times their length; the
+    // last has none after it.
+    let hidden = hidden_percent(&out);
+    assert!(hidden > 40.0, "{out}");
+    assert!(server
+        .root
+        .join(BUCKET)
+        .join("overlap")
+        .read_dir()
+        .map_or(true, |mut d| d.next().is_none()));
+}

@@ -21,13 +21,14 @@ from .errors import (
     NotFoundError,
     ObjectStoreTransientError,
     PermissionDeniedError,
+    InProgressError,
     ReadPermissionDeniedError,
     S3osError,
     TLSError,
     TransferCancelledError,
     TransientError,
 )
-from .store import S3ObjectStore
+from .store import S3ObjectStore, TransferFuture
 
 #: The version of the loaded libs3os (equal to this package's version when bundled).
 __version__: str = _library.version()
@@ -49,6 +50,8 @@ __all__ = [
     "IntegrityError",
     "InternalError",
     "TLSError",
+    "InProgressError",
+    "TransferFuture",
     "ObjectStoreTransientError",
     "COMPOSER_AVAILABLE",
     "library_path",

@@ -25,6 +25,7 @@ __all__ = [
     "IntegrityError",
     "InternalError",
     "TLSError",
+    "InProgressError",
     "ObjectStoreTransientError",
 ]
 
@@ -137,6 +138,17 @@ class TLSError(S3osError):
     status_name = "S3OS_TLS"
 
 
+class InProgressError(S3osError):
+    """S3OS_IN_PROGRESS: a background transfer was still running when a wait for it ended.
+
+    The futures of :meth:`S3ObjectStore.upload_object_async` raise
+    ``concurrent.futures.TimeoutError`` instead, as every ``Future`` does.
+    """
+
+    status = 12
+    status_name = "S3OS_IN_PROGRESS"
+
+
 _BY_STATUS: Dict[int, Type[S3osError]] = {
     cls.status: cls
     for cls in (
@@ -150,6 +162,7 @@ _BY_STATUS: Dict[int, Type[S3osError]] = {
         IntegrityError,
         InternalError,
         TLSError,
+        InProgressError,
     )
 }
 
