@@ -10,6 +10,7 @@
 //! One object failing does not stop the others; each object's outcome is kept apart. Cancelling
 //! the batch cancels every object in flight (each cleans up as on its own) and starts no more.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -146,13 +147,14 @@ where
     });
     let (small, large): (Vec<usize>, Vec<usize>) =
         (0..items.len()).partition(|&i| items[i].lane == Lane::Small);
-    let (mut small_tasks, mut large_tasks) = (JoinSet::new(), JoinSet::new());
+    let (mut small_tasks, mut large_tasks) = (Tasks::default(), Tasks::default());
     tokio::join!(
         dispatch(&shared, small, &mut small_tasks),
         dispatch(&shared, large, &mut large_tasks),
     );
-    while small_tasks.join_next().await.is_some() {}
-    while large_tasks.join_next().await.is_some() {}
+    for tasks in [small_tasks, large_tasks] {
+        tasks.join(&statuses).await;
+    }
     summarize(&what, &items, &statuses)
 }
 
@@ -171,8 +173,29 @@ struct Shared<W> {
     what: String,
 }
 
+/// The objects' tasks, by the index of their object.
+#[derive(Default)]
+struct Tasks {
+    set: JoinSet<()>,
+    index_of: HashMap<tokio::task::Id, usize>,
+}
+
+impl Tasks {
+    /// Waits for every task. One that ended without recording its object's outcome panicked:
+    /// its object fails as such, and the others keep theirs.
+    async fn join(mut self, statuses: &ItemStatuses) {
+        while let Some(joined) = self.set.join_next_with_id().await {
+            if let Err(error) = joined {
+                if let Some(&index) = self.index_of.get(&error.id()) {
+                    statuses.set(index, Err(runtime::task_died()));
+                }
+            }
+        }
+    }
+}
+
 /// Starts the objects of one lane in order, each once it has its room.
-async fn dispatch<W, F>(shared: &Arc<Shared<W>>, lane: Vec<usize>, tasks: &mut JoinSet<()>)
+async fn dispatch<W, F>(shared: &Arc<Shared<W>>, lane: Vec<usize>, tasks: &mut Tasks)
 where
     W: Fn(usize, Arc<Progress>, Arc<ByteBudget>) -> F + Send + Sync + 'static,
     F: Future<Output = Result<()>> + Send + 'static,
@@ -206,19 +229,17 @@ where
             return;
         };
         let parts: Option<OwnedSemaphorePermit> = parts.and_then(|p| p.ok());
-        let shared_for_task = shared.clone();
-        tasks.spawn(async move {
-            let shared = shared_for_task;
-            let item = &shared.items[index];
-            let child = Progress::child(&shared.progress, item.expected_len);
-            let work = (shared.work)(index, child, shared.budget.clone());
-            // A panic in one object's work must not lose the others' outcomes.
-            let outcome = tokio::spawn(work)
-                .await
-                .unwrap_or_else(|_| Err(runtime::task_died()));
-            shared.statuses.set(index, outcome);
+        let item = &shared.items[index];
+        let child = Progress::child(&shared.progress, item.expected_len);
+        // Boxed: the engine's futures are large, and a task moves its future at least once.
+        let work = Box::pin((shared.work)(index, child, shared.budget.clone()));
+        let statuses = shared.statuses.clone();
+        let task = tasks.set.spawn(async move {
+            let outcome = work.await;
+            statuses.set(index, outcome);
             drop((slot, parts));
         });
+        tasks.index_of.insert(task.id(), index);
     }
 }
 

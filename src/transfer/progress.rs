@@ -23,6 +23,9 @@ struct State {
     done: u64,
     total: Option<u64>,
     outcome: Option<Result<()>>,
+    /// Threads waiting to report counter changes. Without any, a change wakes nobody: a
+    /// thread waiting only for the end must not be woken for every chunk of every object.
+    reporters: usize,
 }
 
 /// Counters, outcome and cancellation flag of one transfer.
@@ -66,7 +69,15 @@ impl Progress {
         if bytes > 0 {
             let mut state = self.lock();
             state.total = Some(state.total.unwrap_or(0) + bytes);
-            drop(state);
+            self.changed_counters(state);
+        }
+    }
+
+    /// Wakes the threads that report counter changes, if any.
+    fn changed_counters(&self, state: MutexGuard<'_, State>) {
+        let reporters = state.reporters;
+        drop(state);
+        if reporters > 0 {
             self.changed.notify_all();
         }
     }
@@ -79,15 +90,15 @@ impl Progress {
 
     /// Announces the number of bytes this transfer will move.
     pub fn set_total(&self, total: u64) {
-        let before = self.lock().total.replace(total).unwrap_or(0);
-        self.changed.notify_all();
+        let mut state = self.lock();
+        let before = state.total.replace(total).unwrap_or(0);
+        self.changed_counters(state);
         if let Some(parent) = &self.parent {
             if total != before {
                 let mut state = parent.lock();
                 let batch = state.total.unwrap_or(0);
                 state.total = Some((batch + total).saturating_sub(before));
-                drop(state);
-                parent.changed.notify_all();
+                parent.changed_counters(state);
             }
         }
     }
@@ -95,8 +106,9 @@ impl Progress {
     /// Counts `bytes` more as moved.
     pub fn add(&self, bytes: u64) {
         if bytes > 0 {
-            self.lock().done += bytes;
-            self.changed.notify_all();
+            let mut state = self.lock();
+            state.done += bytes;
+            self.changed_counters(state);
             if let Some(parent) = &self.parent {
                 parent.add(bytes);
             }
@@ -183,7 +195,8 @@ impl Transfer {
     {
         let runtime = runtime::runtime()?;
         let progress = Progress::new();
-        let task = runtime.spawn(work(progress.clone()));
+        // Boxed: the engine's futures are large, and spawning moves them.
+        let task = runtime.spawn(Box::pin(work(progress.clone())));
         let reporter = progress.clone();
         // A second task observes the first, so that even a panic inside the work is reported.
         runtime.spawn(async move {
@@ -215,7 +228,8 @@ impl Transfer {
         loop {
             let (snapshot, outcome) = {
                 let mut state = progress.lock();
-                loop {
+                state.reporters += 1;
+                let seen = loop {
                     let snapshot = state.total.map(|t| (state.done.min(t), t));
                     if state.outcome.is_some() || (!cancelled && snapshot != reported) {
                         break (snapshot, state.outcome.clone());
@@ -224,7 +238,10 @@ impl Transfer {
                         .changed
                         .wait(state)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                }
+                };
+                // Not counted while the callback runs: changes meanwhile are seen on return.
+                state.reporters -= 1;
+                seen
             };
             match outcome {
                 Some(Ok(())) => {

@@ -12,6 +12,9 @@ use bytes::Bytes;
 use super::buffers::BufferPool;
 use crate::error::{Error, ErrorKind, Result};
 
+/// Reads up to this size are made on the calling runtime thread.
+const INLINE_READ: usize = 256 * 1024;
+
 /// A fixed-length sequence of bytes that can be read at any offset.
 pub trait Source: Send + Sync + 'static {
     /// Total length in bytes.
@@ -67,13 +70,20 @@ impl Source for FileSource {
         let path = self.path.clone();
         let buffers = self.buffers.clone();
         async move {
-            let read = tokio::task::spawn_blocking(move || {
+            let read_part = move || {
                 let mut buf = buffers.take(len);
                 file.read_exact_at(buf.as_mut_slice(), offset)
                     .map(|()| buf.freeze())
-            })
-            .await
-            .map_err(|_| crate::runtime::task_died())?;
+            };
+            // A small read from the page cache takes less than handing it to another thread
+            // and back, which small objects would otherwise pay for each.
+            let read = if len <= INLINE_READ {
+                read_part()
+            } else {
+                tokio::task::spawn_blocking(read_part)
+                    .await
+                    .map_err(|_| crate::runtime::task_died())?
+            };
             read.map_err(|e| {
                 let what = format!("reading {} at offset {offset}", path.display());
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {
