@@ -107,7 +107,7 @@ impl Default for TransferSettings {
 }
 
 /// Objects in flight in a many-object call (README, "How the defaults were chosen").
-pub const DEFAULT_OBJECTS_IN_FLIGHT: usize = 32;
+pub const DEFAULT_OBJECTS_IN_FLIGHT: usize = 64;
 
 /// Everything needed to create a store. Built with [`Config::new`] and [`Config::set`].
 #[derive(Clone, PartialEq)]
