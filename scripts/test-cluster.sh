@@ -33,7 +33,7 @@ fi
 echo "== building libs3os and the rank program"
 cargo build --release --lib --quiet
 work="$(mktemp -d "${TMPDIR:-/tmp}/s3os-cluster.XXXXXX")"
-cc -std=c11 -O2 -Wall -Wextra -Werror -I include scripts/cluster_rank.c -o "$work/rank" \
+cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -I include scripts/cluster_rank.c -o "$work/rank" \
     -L target/release -ls3os -Wl,-rpath,"$PWD/target/release"
 soname="$(readelf -d target/release/libs3os.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
 [ -z "$soname" ] || [ -e "target/release/$soname" ] || ln -sf libs3os.so "target/release/$soname"
@@ -130,6 +130,7 @@ for r in $(seq 0 $((RANKS - 1))); do
 done
 sleep 1.5
 kill -9 "${node_pid[3]}"
+wait "${node_pid[3]}" 2>/dev/null || true
 echo "   killed node 3 (pid ${node_pid[3]}) at $(python3 -c "print(f'{$(date +%s.%N) - $started:.1f}')") s"
 failed=0
 for r in $(seq 0 $((RANKS - 1))); do
