@@ -35,7 +35,7 @@
 /**
  * Objects in flight in a many-object call (README, "How the defaults were chosen").
  */
-#define DEFAULT_OBJECTS_IN_FLIGHT 32
+#define DEFAULT_OBJECTS_IN_FLIGHT 64
 
 /**
  * Bytes gathered from the network (as the chunks they arrived in) before one positioned write.
@@ -174,7 +174,10 @@ struct s3os_config *s3os_config_new(const char *bucket);
  * response_checksum_validation (when_supported|when_required), multipart_checksum_type
  * (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
  * bodies are covered by the signature; auto signs over http:// only), fsync_downloads
- * (true|false: flush downloaded files to stable storage before and after the rename).
+ * (true|false: flush downloaded files to stable storage before and after the rename),
+ * max_objects_in_flight (objects moved at once by the many-object calls, 1-1024),
+ * confirm_size_with_head (true|false: a HEAD confirms the size of a download that comes in
+ * one GET without a checksum).
  * An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
  */
 enum s3os_status s3os_config_set(struct s3os_config *cfg, const char *key, const char *value);

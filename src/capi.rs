@@ -103,7 +103,10 @@ pub unsafe extern "C" fn s3os_config_new(bucket: *const c_char) -> *mut s3os_con
 /// response_checksum_validation (when_supported|when_required), multipart_checksum_type
 /// (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
 /// bodies are covered by the signature; auto signs over http:// only), fsync_downloads
-/// (true|false: flush downloaded files to stable storage before and after the rename).
+/// (true|false: flush downloaded files to stable storage before and after the rename),
+/// max_objects_in_flight (objects moved at once by the many-object calls, 1-1024),
+/// confirm_size_with_head (true|false: a HEAD confirms the size of a download that comes in
+/// one GET without a checksum).
 /// An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_config_set(

@@ -11,7 +11,8 @@ use super::folders::{self, LocalFile, RemoteObject};
 use super::Store;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transfer::{
-    self, run_batch, Batch, BatchItem, ByteBudget, FileSink, FileSource, ItemStatuses, Progress,
+    self, run_batch, Batch, BatchItem, BufferPool, ByteBudget, FileSink, FileSource, ItemStatuses,
+    Progress, Source,
 };
 
 /// S3 deletes at most this many keys per DeleteObjects request.
@@ -28,18 +29,25 @@ pub fn folder_prefix(prefix: &str) -> String {
 }
 
 impl Store {
-    /// Uploads `path` as `name` within a batch's budget.
+    /// Uploads `path` as `name` within a batch's budget; a file moved in parts reads them
+    /// into the batch's buffers for parts.
     async fn upload_in_batch(
         &self,
         name: &str,
         path: &Path,
         progress: Arc<Progress>,
         budget: Arc<ByteBudget>,
+        part_buffers: Arc<BufferPool>,
     ) -> Result<()> {
         let result = async {
             let mut job = self.job(name)?;
             job.budget = Some(budget);
             let source = FileSource::open(path)?;
+            let source = if source.len() >= job.settings.multipart_threshold {
+                source.with_buffers(part_buffers)
+            } else {
+                source
+            };
             transfer::upload(job, source, progress).await
         };
         self.clean(result.await)
@@ -101,12 +109,14 @@ impl Store {
             settings,
             statuses,
         };
-        let (store, files) = (self.clone(), Arc::new(files));
+        let (store, files, buffers) = (self.clone(), Arc::new(files), BufferPool::new());
         run_batch(batch, progress, move |index, progress, budget| {
-            let (store, files) = (store.clone(), files.clone());
+            let (store, files, buffers) = (store.clone(), files.clone(), buffers.clone());
             async move {
                 let (name, path, _) = &files[index];
-                store.upload_in_batch(name, path, progress, budget).await
+                store
+                    .upload_in_batch(name, path, progress, budget, buffers)
+                    .await
             }
         })
         .await
@@ -178,15 +188,20 @@ impl Store {
             settings,
             statuses,
         };
-        let (store, files) = (self.clone(), Arc::new(files));
+        let (store, files, buffers) = (self.clone(), Arc::new(files), BufferPool::new());
         run_batch(batch, progress, move |index, progress, budget| {
-            let (store, files, prefix) = (store.clone(), files.clone(), prefix.clone());
+            let (store, files, prefix, buffers) = (
+                store.clone(),
+                files.clone(),
+                prefix.clone(),
+                buffers.clone(),
+            );
             async move {
                 let file = &files[index];
                 let relative = file.relative.clone()?;
                 let name = format!("{prefix}{relative}");
                 store
-                    .upload_in_batch(&name, &file.path, progress, budget)
+                    .upload_in_batch(&name, &file.path, progress, budget, buffers)
                     .await
             }
         })

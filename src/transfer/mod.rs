@@ -16,6 +16,7 @@ mod upload;
 
 pub use batch::{run_batch, summarize, Batch, BatchItem, ItemStatuses, Lane};
 pub use budget::{ByteBudget, Reserved};
+pub use buffers::BufferPool;
 pub use download::download;
 pub use parts::PartPlan;
 pub use progress::{Progress, Transfer};

@@ -38,6 +38,13 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Reads parts into buffers from `buffers`, which may serve other files too: a batch's
+    /// files moved in parts share theirs, so that memory freed by one file's parts is the next
+    /// file's instead of going back to the allocator.
+    pub fn with_buffers(self, buffers: Arc<BufferPool>) -> FileSource {
+        FileSource { buffers, ..self }
+    }
+
     pub fn open(path: &Path) -> Result<FileSource> {
         if path.as_os_str().is_empty() {
             return Err(Error::invalid("upload source: the path is empty"));
