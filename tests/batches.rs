@@ -491,6 +491,13 @@ fn names_that_would_leave_the_folder_are_refused() {
     assert!(!root.join("outside/dotdot").exists());
     assert!(!out.join("double").exists() && !out.join("dot").exists());
     assert!(temporaries_below(&root).is_empty());
+
+    // A path through the link alone: refused as such, and nothing lands outside.
+    store.upload("linked/escape/x", &source).unwrap();
+    let (status, message) = download_prefix(&store, "linked", &out, false, None).unwrap_err();
+    assert_eq!(status, S3OS_INVALID_ARGUMENT, "{message}");
+    assert!(message.contains("symbolic link"), "{message}");
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
 }
 
 #[test]
