@@ -7,6 +7,8 @@ Usage (the same arguments as bench/s3os_bench.c):
     python3 py_clients.py CLIENT download-many BUCKET PREFIX DIR COUNT CONCURRENCY
     python3 py_clients.py s3torch upload-memory|download-memory|upload-writer|download-reader \
         BUCKET OBJECT FILE
+    python3 py_clients.py CLIENT upload-batch  BUCKET PREFIX DIR COUNT CONCURRENCY
+    python3 py_clients.py CLIENT download-batch BUCKET PREFIX DIR COUNT CONCURRENCY
 
 CLIENT is boto3, awscrt or s3torch. The memory modes (s3torch only, as in bench/s3os_bench.c):
 upload-memory puts FILE's bytes, read into memory first (not timed), through one write;
@@ -16,6 +18,9 @@ the stream's chunks, as s3torchconnector's reader hands them out) into FILE. The
 and region from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION. In the -many modes
 object i is DIR/obj-%05d <-> PREFIX/obj-%05d and CONCURRENCY requests are kept in flight:
 threads sharing one client for boto3 and s3torch, concurrent requests on one client for awscrt.
+The -batch modes (boto3, awscrt) move the objects as each library moves many at once: every
+object submitted to one boto3 transfer manager (Composer's TransferConfig, 10 threads), or
+every request started at once on one awscrt client (CONCURRENCY is ignored).
 
 On success prints one JSON line: {"seconds", "cpu_user", "cpu_sys", "bytes", "objects", "info"},
 where the times cover the transfers only (importing the library and creating the client are
@@ -85,6 +90,25 @@ class Boto3:
     def download_many(self, *args):
         run_threads(self.download, *args)
 
+    def _batch(self, upload, bucket, prefix, directory, count, concurrency):
+        # Every object submitted to one transfer manager, which runs them with its own threads
+        # (TransferConfig.max_concurrency, 10), as a program moving a folder with boto3 would.
+        from boto3.s3.transfer import create_transfer_manager
+
+        with create_transfer_manager(self.client, self.transfer) as manager:
+            futures = [
+                manager.upload(path, bucket, key) if upload else manager.download(bucket, key, path)
+                for key, path in object_paths(prefix, directory, count)
+            ]
+            for future in futures:
+                future.result()
+
+    def upload_batch(self, *args):
+        self._batch(True, *args)
+
+    def download_batch(self, *args):
+        self._batch(False, *args)
+
 
 class AwsCrt:
     """awscrt.s3.S3Client (the AWS Common Runtime's S3 client) with its defaults, over HTTP."""
@@ -144,6 +168,13 @@ class AwsCrt:
 
     def download_many(self, *args):
         self._many(False, *args)
+
+    def upload_batch(self, bucket, prefix, directory, count, _concurrency):
+        # All requests at once: the CRT schedules them itself.
+        self._many(True, bucket, prefix, directory, count, count)
+
+    def download_batch(self, bucket, prefix, directory, count, _concurrency):
+        self._many(False, bucket, prefix, directory, count, count)
 
 
 class S3Torch:
@@ -224,8 +255,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     name, mode, bucket = argv[0], argv[1], argv[2]
-    many = mode.endswith("-many")
-    known = ("upload", "download", "upload-many", "download-many", *MEMORY_MODES)
+    many = mode.endswith("-many") or mode.endswith("-batch")
+    known = ("upload", "download", "upload-many", "download-many", "upload-batch", "download-batch",
+             *MEMORY_MODES)
     if mode not in known or len(argv) != (7 if many else 5):
         print(__doc__, file=sys.stderr)
         return 2

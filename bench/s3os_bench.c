@@ -15,6 +15,10 @@
  *                                        size (allocated, not timed); FILE written afterwards
  *   upload-writer   BUCKET OBJECT FILE   FILE read 1 MiB at a time into s3os_writer_write
  *   download-reader BUCKET OBJECT FILE   s3os_reader_read 1 MiB at a time, each written to FILE
+ *   upload-files    BUCKET PREFIX DIR COUNT          as upload-many, in one s3os_upload_files call
+ *   download-files  BUCKET PREFIX DIR COUNT          as download-many, in one s3os_download_files
+ *   upload-dir      BUCKET PREFIX DIR COUNT          every file of DIR in one s3os_upload_dir
+ *   download-prefix BUCKET PREFIX DIR COUNT          every object of PREFIX in one s3os_download_prefix
  *
  * The -e/-r/-a/-s options set the config keys endpoint_url, region_name, aws_access_key_id
  * and aws_secret_access_key. Any KEY=VALUE after the mode's arguments is passed to
@@ -219,12 +223,51 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* One call for COUNT objects: PREFIX/obj-%05d <-> DIR/obj-%05d. Returns 0 on success. */
+static int batch(s3os_store *store, const char *mode, const char *prefix, const char *dir, int count,
+                 unsigned long long *bytes)
+{
+    s3os_status st;
+    if (strcmp(mode, "upload-dir") == 0) {
+        st = s3os_upload_dir(store, dir, prefix, NULL, NULL);
+    } else if (strcmp(mode, "download-prefix") == 0) {
+        st = s3os_download_prefix(store, prefix, dir, true, NULL, NULL);
+    } else {
+        char **names = calloc((size_t)count, sizeof *names), **paths = calloc((size_t)count, sizeof *paths);
+        for (int i = 0; i < count; i++) {
+            names[i] = malloc(strlen(prefix) + 16);
+            paths[i] = malloc(strlen(dir) + 16);
+            sprintf(names[i], "%s/obj-%05d", prefix, i);
+            sprintf(paths[i], "%s/obj-%05d", dir, i);
+        }
+        const char *const *n = (const char *const *)names, *const *p = (const char *const *)paths;
+        st = strcmp(mode, "upload-files") == 0
+                 ? s3os_upload_files(store, n, p, (size_t)count, NULL, NULL, NULL)
+                 : s3os_download_files(store, n, p, (size_t)count, true, NULL, NULL, NULL);
+        for (int i = 0; i < count; i++) {
+            free(names[i]);
+            free(paths[i]);
+        }
+        free(names);
+        free(paths);
+    }
+    if (st != S3OS_OK)
+        return report_failure(st, mode, prefix);
+    char path[4096];
+    for (int i = 0; i < count; i++) {
+        snprintf(path, sizeof path, "%s/obj-%05d", dir, i);
+        *bytes += file_size(path);
+    }
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
             "usage: s3os_bench [-e ENDPOINT] [-r REGION] [-a ACCESS_KEY] [-s SECRET_KEY] MODE ARGS... [KEY=VALUE ...]\n"
             "  upload|download|upload-memory|download-memory|upload-writer|download-reader BUCKET OBJECT FILE\n"
-            "  upload-many|download-many BUCKET PREFIX DIR COUNT THREADS\n");
+            "  upload-many|download-many BUCKET PREFIX DIR COUNT THREADS\n"
+            "  upload-files|download-files|upload-dir|download-prefix BUCKET PREFIX DIR COUNT\n");
     return 2;
 }
 
@@ -261,9 +304,11 @@ int main(int argc, char **argv)
     int single = strcmp(mode, "upload") == 0 || strcmp(mode, "download") == 0;
     int memory = strcmp(mode, "upload-memory") == 0 || strcmp(mode, "download-memory") == 0 ||
                  strcmp(mode, "upload-writer") == 0 || strcmp(mode, "download-reader") == 0;
-    if (!many && !single && !memory)
+    int batched = strcmp(mode, "upload-files") == 0 || strcmp(mode, "download-files") == 0 ||
+                  strcmp(mode, "upload-dir") == 0 || strcmp(mode, "download-prefix") == 0;
+    if (!many && !single && !memory && !batched)
         return usage();
-    int positional = many ? 6 : 4; /* mode included */
+    int positional = many ? 6 : batched ? 5 : 4; /* mode included */
     if (argc - optind < positional)
         return usage();
     char **args = argv + optind;
@@ -302,6 +347,11 @@ int main(int argc, char **argv)
         failed = memory_mode(store, mode, args[2], args[3], &span, &bytes);
     } else if (single) {
         failed = transfer_one(store, strcmp(mode, "download") == 0, args[2], args[3], &bytes);
+    } else if (batched) {
+        objects = atoi(args[4]);
+        if (objects < 1)
+            return usage();
+        failed = batch(store, mode, args[2], args[3], objects, &bytes);
     } else {
         struct job job = {
             .store = store,

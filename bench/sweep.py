@@ -35,6 +35,11 @@ SETTINGS = {
     "24MiB: threshold 32MiB": ("medium", ["multipart_threshold=32MiB"], {}),
     "small: 1 worker thread": ("small", [], {"S3OS_WORKER_THREADS": "1"}),
     "small: default": ("small", [], {}),
+    # Objects in flight in the many-object calls: 256 x 256 KiB and 4,096 x 16 KiB.
+    **{f"batch: {n} objects": ("batch-small", [f"max_objects_in_flight={n}"], {})
+       for n in (8, 16, 32, 64, 128)},
+    **{f"tiny: {n} objects": ("batch-tiny", [f"max_objects_in_flight={n}"], {})
+       for n in (8, 16, 32, 64, 128)},
 }
 
 
@@ -71,14 +76,16 @@ def main():
     shaping = ["--latency-ms", str(args.latency_ms), "--conn-mibps", str(args.conn_mibps)]
     names = [n for n in SETTINGS if not args.only or n in args.only.split(",")]
     results = {}
-    print(f"{'setting':<24}{'up MiB/s':>9}{'cpu':>6}{'rss':>6}   {'down MiB/s':>10}{'cpu':>6}{'rss':>6}")
+    print(f"{'setting':<24}{'up MiB/s':>9}{'obj/s':>7}{'cpu':>6}{'rss':>6}   "
+          f"{'down MiB/s':>10}{'obj/s':>7}{'cpu':>6}{'rss':>6}")
     for name in names:
         workload, keys, env = SETTINGS[name]
         got = measure(workload, keys, env, args.runs, args.quick, shaping)
         results[name] = {"workload": workload, "config": keys, "env": env, **got}
         up, down = got["upload"], got["download"]
-        print(f"{name:<24}{up['mib_per_s']:9.0f}{up['client_cpu_s_per_gib']:6.2f}"
-              f"{up['peak_rss_mib']:6.0f}   {down['mib_per_s']:10.0f}"
+        print(f"{name:<24}{up['mib_per_s']:9.0f}{up['objects_per_s']:7.0f}"
+              f"{up['client_cpu_s_per_gib']:6.2f}{up['peak_rss_mib']:6.0f}   "
+              f"{down['mib_per_s']:10.0f}{down['objects_per_s']:7.0f}"
               f"{down['client_cpu_s_per_gib']:6.2f}{down['peak_rss_mib']:6.0f}", flush=True)
     print("MiB/s and client CPU s/GiB are medians; rss = peak RSS of the client in MiB.")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

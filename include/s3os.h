@@ -33,6 +33,16 @@
 #define S3OS_VERSION_PATCH 0
 
 /**
+ * Objects in flight in a many-object call (README, "How the defaults were chosen").
+ */
+#define DEFAULT_OBJECTS_IN_FLIGHT 64
+
+/**
+ * Bytes gathered from the network (as the chunks they arrived in) before one positioned write.
+ */
+#define WRITE_CHUNK (1024 * 1024)
+
+/**
  * The outcome of every fallible s3os call. On anything but `S3OS_OK`,
  * `s3os_last_error()` describes what failed and why.
  */
@@ -93,6 +103,11 @@ typedef enum s3os_status {
    * be supplied.
    */
   S3OS_BUFFER_TOO_SMALL = 11,
+  /**
+   * A background transfer is still running: `s3os_transfer_wait` timed out before it
+   * finished. Not a failure; wait again, poll its progress, or cancel it.
+   */
+  S3OS_IN_PROGRESS = 12,
 } s3os_status;
 
 /**
@@ -112,9 +127,34 @@ typedef struct s3os_reader s3os_reader;
 
 /**
  * A connected store; safe to use from many threads at once. Release with `s3os_store_free`
- * once no call on it is running.
+ * once no call on it is running (background transfers may still be: it cancels them).
  */
 typedef struct s3os_store s3os_store;
+
+/**
+ * A transfer running in the background, started by one of the `s3os_..._start` functions.
+ *
+ * Thread safety: `s3os_transfer_progress`, `s3os_transfer_wait`, `s3os_transfer_cancel` and
+ * `s3os_transfer_item_statuses` may be called from any thread, and from several at once
+ * (two threads may wait for the same transfer). `s3os_transfer_free` must be the last call on
+ * the handle: no other call on it may be running or follow.
+ *
+ * Ownership: the caller owns the handle and frees it with `s3os_transfer_free`, which cancels
+ * the transfer if it still runs and waits for its cleanup. Freeing the handle is the only way
+ * to release it; a finished transfer holds its outcome until then.
+ *
+ * Callbacks: none. A background transfer never calls back into the program; its progress is
+ * read with `s3os_transfer_progress`.
+ *
+ * Store: the transfer keeps what it needs of its store, but `s3os_store_free` cancels every
+ * transfer of that store still running and waits for each to clean up before it returns.
+ *
+ * fork(): a transfer does not continue in a child process (threads do not survive `fork()`);
+ * in the child every call on a handle inherited from the parent returns
+ * `S3OS_INVALID_ARGUMENT`, except `s3os_transfer_free`, which releases nothing there (the
+ * handle belongs to the parent's threads).
+ */
+typedef struct s3os_transfer s3os_transfer;
 
 /**
  * An object being written in pieces: open with `s3os_writer_open`, add bytes with
@@ -159,7 +199,10 @@ struct s3os_config *s3os_config_new(const char *bucket);
  * response_checksum_validation (when_supported|when_required), multipart_checksum_type
  * (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
  * bodies are covered by the signature; auto signs over http:// only), fsync_downloads
- * (true|false: flush downloaded files to stable storage before and after the rename).
+ * (true|false: flush downloaded files to stable storage before and after the rename),
+ * max_objects_in_flight (objects moved at once by the many-object calls, 1-1024),
+ * confirm_size_with_head (true|false: a HEAD confirms the size of a download that comes in
+ * one GET without a checksum).
  * An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
  */
 enum s3os_status s3os_config_set(struct s3os_config *cfg, const char *key, const char *value);
@@ -177,7 +220,10 @@ void s3os_config_free(struct s3os_config *cfg);
 enum s3os_status s3os_store_new(const struct s3os_config *cfg, struct s3os_store **out_store);
 
 /**
- * Releases a store and its connections. NULL is ignored. No call may be running on it.
+ * Releases a store and its connections. NULL is ignored. No call may be running on it; its
+ * background transfers still running are cancelled, and this returns once each has cleaned
+ * up (their handles stay valid: `s3os_transfer_wait` then reports `S3OS_CANCELLED`, and each
+ * must still be freed with `s3os_transfer_free`).
  */
 void s3os_store_free(struct s3os_store *store);
 
@@ -421,6 +467,208 @@ enum s3os_status s3os_reader_seek(struct s3os_reader *reader, uint64_t offset);
  * Releases a reader and stops its requests. NULL is ignored.
  */
 void s3os_reader_free(struct s3os_reader *reader);
+
+/**
+ * Uploads `count` files: `paths[i]` as object `object_names[i]` (relative to the store's
+ * prefix), with up to `max_objects_in_flight` objects in flight, each in parts as
+ * `s3os_upload_file` would send it, all within one bound on the bytes in memory
+ * (`max_concurrency` × `multipart_chunksize`). The arrays are read during the call only.
+ *
+ * `out_statuses` (NULL if not wanted) receives each file's status, in order. The call returns
+ * `S3OS_OK` only if every file was uploaded; otherwise the status of the first file (in the
+ * arrays' order) that failed, and `s3os_last_error()` says how many failed and why that one
+ * did. One file failing does not stop the others. `progress` (may be NULL) reports the bytes
+ * of all files together against their total; a nonzero return cancels every upload still
+ * running (each is aborted on the server) and starts no more, and the call returns
+ * `S3OS_CANCELLED` once all have cleaned up. A NULL or non-UTF-8 string in either array fails
+ * the whole call with `S3OS_INVALID_ARGUMENT` before anything is sent.
+ */
+enum s3os_status s3os_upload_files(struct s3os_store *store,
+                                   const char *const *object_names,
+                                   const char *const *paths,
+                                   size_t count,
+                                   enum s3os_status *out_statuses,
+                                   s3os_progress_fn progress,
+                                   void *user_data);
+
+/**
+ * Downloads `count` objects: `object_names[i]` to the file `paths[i]`, each as
+ * `s3os_download_file` does (a temporary file renamed into place once verified; nothing left
+ * on failure; `overwrite` as there), with up to `max_objects_in_flight` objects in flight
+ * within one bound on the bytes in memory. Statuses, the returned status and `progress` work
+ * as for `s3os_upload_files`, except that the total grows as each object's size becomes
+ * known (from its first answer). Cancelling removes every partial file.
+ */
+enum s3os_status s3os_download_files(struct s3os_store *store,
+                                     const char *const *object_names,
+                                     const char *const *paths,
+                                     size_t count,
+                                     bool overwrite,
+                                     enum s3os_status *out_statuses,
+                                     s3os_progress_fn progress,
+                                     void *user_data);
+
+/**
+ * Uploads every regular file under `local_dir`, recursively, as
+ * `<object_prefix>/<path relative to local_dir>` (`/` between components; an empty
+ * `object_prefix` puts them at the top of the store's prefix, and one ending in `/` gets no
+ * second one). Symbolic links are not followed (neither to files nor to directories) and
+ * special files are left out. A directory that cannot be read fails the call before anything
+ * is sent. The files move as with `s3os_upload_files`, and the call returns as it does; a
+ * file name that is not UTF-8 fails that file with `S3OS_INVALID_ARGUMENT`.
+ */
+enum s3os_status s3os_upload_dir(struct s3os_store *store,
+                                 const char *local_dir,
+                                 const char *object_prefix,
+                                 s3os_progress_fn progress,
+                                 void *user_data);
+
+/**
+ * Downloads every object under the folder `object_prefix` (relative to the store's prefix; a
+ * `/` is added when missing; empty: everything in the store's prefix) into the same relative
+ * paths under `local_dir`, created if missing. Each object is downloaded as by
+ * `s3os_download_file` (with `overwrite` as there), and its size in the listing confirms the
+ * length of one that no checksum covers, at no extra request. Empty objects whose names end
+ * in `/` (folder markers) are skipped. An object whose name would put it outside
+ * `local_dir` — an absolute name, an empty, `.` or `..` component, or a path through a
+ * symbolic link in `local_dir` — fails with `S3OS_INVALID_ARGUMENT` and nothing is written
+ * for it; the others go on. Returns as `s3os_upload_files` does; `progress` reports against
+ * the listed total.
+ */
+enum s3os_status s3os_download_prefix(struct s3os_store *store,
+                                      const char *object_prefix,
+                                      const char *local_dir,
+                                      bool overwrite,
+                                      s3os_progress_fn progress,
+                                      void *user_data);
+
+/**
+ * Deletes `count` objects with S3's DeleteObjects (1,000 names per request). As with
+ * `s3os_delete_object`, a missing object counts as deleted. `out_statuses` (NULL if not
+ * wanted) receives each name's status; the call returns `S3OS_OK` only if every object was
+ * deleted, otherwise the status of the first name that failed, with `s3os_last_error()`
+ * saying how many failed and why that one did.
+ */
+enum s3os_status s3os_delete_objects(struct s3os_store *store,
+                                     const char *const *object_names,
+                                     size_t count,
+                                     enum s3os_status *out_statuses);
+
+/**
+ * Deletes every object under the folder `object_prefix` (relative to the store's prefix; a
+ * `/` is added when missing). An empty `object_prefix` is refused with
+ * `S3OS_INVALID_ARGUMENT` rather than taken to mean everything. `*out_deleted` (may be NULL)
+ * receives the number of objects deleted, also when the call fails part-way.
+ */
+enum s3os_status s3os_delete_prefix(struct s3os_store *store,
+                                    const char *object_prefix,
+                                    uint64_t *out_deleted);
+
+/**
+ * Starts uploading the file at `path` as `object_name` and returns at once; the upload goes
+ * on in the background (see `s3os_transfer`). On success `*out_transfer` receives the handle;
+ * on failure it is set to NULL and nothing was started. Arguments are checked as for
+ * `s3os_upload_file`; failures of the transfer itself (a missing file, the server's answers)
+ * are reported by `s3os_transfer_wait`.
+ */
+enum s3os_status s3os_upload_file_start(struct s3os_store *store,
+                                        const char *object_name,
+                                        const char *path,
+                                        struct s3os_transfer **out_transfer);
+
+/**
+ * Starts downloading `object_name` to the file at `path` and returns at once (see
+ * `s3os_download_file` for what a download does, and `s3os_upload_file_start` for the
+ * handle). With `overwrite` false an existing `path` is reported by `s3os_transfer_wait` as
+ * `S3OS_ALREADY_EXISTS`, before any request.
+ */
+enum s3os_status s3os_download_file_start(struct s3os_store *store,
+                                          const char *object_name,
+                                          const char *path,
+                                          bool overwrite,
+                                          struct s3os_transfer **out_transfer);
+
+/**
+ * `s3os_upload_files` in the background: starts uploading `count` files and returns at once.
+ * The arrays are copied before this returns. `s3os_transfer_item_statuses` gives each
+ * file's outcome; `s3os_transfer_wait` the batch's.
+ */
+enum s3os_status s3os_upload_files_start(struct s3os_store *store,
+                                         const char *const *object_names,
+                                         const char *const *paths,
+                                         size_t count,
+                                         struct s3os_transfer **out_transfer);
+
+/**
+ * `s3os_download_files` in the background: starts downloading `count` objects and returns at
+ * once. The arrays are copied before this returns. `s3os_transfer_item_statuses` gives each
+ * object's outcome; `s3os_transfer_wait` the batch's.
+ */
+enum s3os_status s3os_download_files_start(struct s3os_store *store,
+                                           const char *const *object_names,
+                                           const char *const *paths,
+                                           size_t count,
+                                           bool overwrite,
+                                           struct s3os_transfer **out_transfer);
+
+/**
+ * `s3os_upload_dir` in the background: returns at once; the folder is read and uploaded on
+ * the library's threads.
+ */
+enum s3os_status s3os_upload_dir_start(struct s3os_store *store,
+                                       const char *local_dir,
+                                       const char *object_prefix,
+                                       struct s3os_transfer **out_transfer);
+
+/**
+ * `s3os_download_prefix` in the background: returns at once; the prefix is listed and its
+ * objects downloaded on the library's threads.
+ */
+enum s3os_status s3os_download_prefix_start(struct s3os_store *store,
+                                            const char *object_prefix,
+                                            const char *local_dir,
+                                            bool overwrite,
+                                            struct s3os_transfer **out_transfer);
+
+/**
+ * Stores the bytes moved so far and the total in `*out_done` and `*out_total` (either may be
+ * NULL). Before the total is known both are 0; a batch of downloads named one by one adds
+ * each object's size to the total when its first answer arrives. Never blocks.
+ */
+enum s3os_status s3os_transfer_progress(struct s3os_transfer *transfer,
+                                        uint64_t *out_done,
+                                        uint64_t *out_total);
+
+/**
+ * Waits for the transfer to finish, at most `timeout_ms` milliseconds (negative: as long as
+ * it takes; 0: only looks). Returns the transfer's final status once it has finished, with
+ * `s3os_last_error()` set to its message (again on every later call), or `S3OS_IN_PROGRESS`
+ * if it is still running when the time is up.
+ */
+enum s3os_status s3os_transfer_wait(struct s3os_transfer *transfer, int64_t timeout_ms);
+
+/**
+ * Asks the transfer to stop and returns at once. It then cleans up in the background as a
+ * cancelled call does (no partial file, no multipart upload left) and finishes with
+ * `S3OS_CANCELLED`, unless it had already finished. Cancelling again does nothing.
+ */
+enum s3os_status s3os_transfer_cancel(struct s3os_transfer *transfer);
+
+/**
+ * Copies the status of each object of a batch started with `s3os_upload_files_start` or
+ * `s3os_download_files_start` into `out_statuses`, which holds `count` entries (`count` as
+ * given to the start). An object still on its way is `S3OS_IN_PROGRESS`. Any other transfer,
+ * or another `count`, returns `S3OS_INVALID_ARGUMENT`.
+ */
+enum s3os_status s3os_transfer_item_statuses(struct s3os_transfer *transfer,
+                                             enum s3os_status *out_statuses,
+                                             size_t count);
+
+/**
+ * Releases a transfer. One still running is cancelled first, and this returns once it has
+ * cleaned up. NULL is ignored. No other call on the handle may be running or follow.
+ */
+void s3os_transfer_free(struct s3os_transfer *transfer);
 
 #ifdef __cplusplus
 }  // extern "C"

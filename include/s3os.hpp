@@ -15,6 +15,7 @@
 #define S3OS_HPP
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -131,6 +132,29 @@ private:
     std::size_t required_size_;
 };
 
+/// S3OS_IN_PROGRESS (status 12): a background transfer was still running when a wait for it
+/// ended. Transfer::wait with a timeout reports that by returning false instead.
+class InProgress : public Error {
+public:
+    using Error::Error;
+};
+
+/// A call on many objects in which some failed: status() and what() are those of the first
+/// object (in the order given) that failed, with how many failed; statuses() has each
+/// object's status, in order (S3OS_OK for those that succeeded). The others were not stopped
+/// by the failures.
+class BatchError : public Error {
+public:
+    BatchError(s3os_status status, const std::string& message, std::vector<s3os_status> statuses)
+        : Error(status, message), statuses_(std::move(statuses)) {}
+
+    /// Each object's status, in the order of the call's arguments.
+    const std::vector<s3os_status>& statuses() const noexcept { return statuses_; }
+
+private:
+    std::vector<s3os_status> statuses_;
+};
+
 /// Reports a transfer's progress: bytes moved so far (never decreasing) and the object's
 /// size; the last call on success has done == total. Runs on the calling thread. Returning
 /// false cancels the transfer (Cancelled is thrown); an exception thrown here cancels it too
@@ -149,6 +173,8 @@ namespace detail {
 inline constexpr int tls_status = 10;
 // S3OS_BUFFER_TOO_SMALL, likewise.
 inline constexpr int buffer_too_small_status = 11;
+// S3OS_IN_PROGRESS, likewise.
+inline constexpr int in_progress_status = 12;
 
 /// Throws the exception for `status` with `message`.
 [[noreturn]] inline void throw_error(s3os_status status, const std::string& message) {
@@ -164,6 +190,7 @@ inline constexpr int buffer_too_small_status = 11;
     case S3OS_INTERNAL: throw InternalError(status, message);
     case tls_status: throw TlsError(status, message);
     case buffer_too_small_status: throw BufferTooSmall(status, message);
+    case in_progress_status: throw InProgress(status, message);
     default: throw Error(status, message);
     }
 }
@@ -265,6 +292,57 @@ struct StringDeleter {
                           std::string(type) + ": used after being moved from");
 }
 
+struct TransferDeleter {
+    void operator()(s3os_transfer* transfer) const noexcept { s3os_transfer_free(transfer); }
+};
+
+/// NUL-terminated copies of names or paths, and the array of pointers to them the C API takes.
+struct CStrings {
+    std::vector<std::string> owned;
+    std::vector<const char*> pointers;
+
+    template <typename Items, typename Convert>
+    CStrings(const Items& items, Convert convert) {
+        owned.reserve(items.size());
+        for (const auto& item : items) {
+            owned.push_back(convert(item));
+        }
+        pointers.reserve(owned.size());
+        for (const std::string& text : owned) {
+            pointers.push_back(text.c_str());
+        }
+    }
+};
+
+inline CStrings c_names(const std::vector<std::string>& names) {
+    return CStrings(names, [](const std::string& name) { return c_string(name, "object name"); });
+}
+
+inline CStrings c_paths(const std::vector<std::filesystem::path>& paths) {
+    return CStrings(paths, [](const std::filesystem::path& path) { return c_path(path); });
+}
+
+/// Throws BatchError for a failed call on many objects, with each object's status.
+inline void check_batch(s3os_status status, std::vector<s3os_status> statuses) {
+    if (status != S3OS_OK) {
+        std::string message = s3os_last_error();
+        throw BatchError(status, message.empty() ? s3os_status_name(static_cast<int>(status))
+                                                 : message,
+                         std::move(statuses));
+    }
+}
+
+/// Runs a call on many objects with progress, as `transfer` does; its failure is a BatchError.
+template <typename Start>
+void batch(const Progress& progress, std::vector<s3os_status>& statuses, Start start) {
+    ProgressCall call{progress, nullptr};
+    s3os_status status = progress ? start(&ProgressCall::report, &call) : start(nullptr, nullptr);
+    if (call.thrown) {
+        std::rethrow_exception(call.thrown);
+    }
+    check_batch(status, std::move(statuses));
+}
+
 }  // namespace detail
 
 /// A store's configuration: the bucket plus the C API's keys (prefix, endpoint_url,
@@ -298,6 +376,82 @@ public:
 
 private:
     std::unique_ptr<s3os_config, detail::ConfigDeleter> handle_;
+};
+
+/// A transfer running in the background, from one of Store's `..._start` methods. Move-only;
+/// destroying it cancels the transfer if it still runs and waits for its cleanup.
+///
+/// progress(), wait() and cancel() may be called from any thread, several at once; the
+/// destructor must not run while another call is on its way. A Transfer may outlive its
+/// Store: destroying the Store cancels the transfers still running, whose wait() then throws
+/// Cancelled. Nothing is called back: progress is polled. After fork(), a Transfer of the
+/// parent is unusable in the child (its calls throw InvalidArgument).
+class Transfer {
+public:
+    /// Takes ownership of a C handle; `items` is the number of objects of a batch started
+    /// with a list of them (0 otherwise).
+    explicit Transfer(s3os_transfer* handle, std::size_t items = 0) noexcept
+        : handle_(handle), items_(items) {}
+
+    /// Bytes moved so far and the total (0 and 0 until it is known).
+    std::pair<std::uint64_t, std::uint64_t> progress() const {
+        std::uint64_t done = 0, total = 0;
+        detail::check(s3os_transfer_progress(handle(), &done, &total));
+        return {done, total};
+    }
+
+    /// Waits until the transfer has finished, at most `timeout`: true once it succeeded, false
+    /// if it is still running; throws as wait() does if it failed.
+    bool wait(std::chrono::milliseconds timeout) const {
+        s3os_status status = s3os_transfer_wait(handle(), static_cast<int64_t>(timeout.count()));
+        if (static_cast<int>(status) == detail::in_progress_status) {
+            return false;
+        }
+        check_finished(status);
+        return true;
+    }
+
+    /// Waits for as long as the transfer takes; throws the exception of its status if it
+    /// failed. A batch with failed objects throws BatchError.
+    void wait() const { check_finished(s3os_transfer_wait(handle(), -1)); }
+
+    /// Asks the transfer to stop; returns at once (it cleans up in the background and
+    /// finishes as Cancelled unless it had finished already).
+    void cancel() const { detail::check(s3os_transfer_cancel(handle())); }
+
+    /// Each object's status, for a batch started with a list of objects (S3OS_IN_PROGRESS for
+    /// those still on their way); empty for other transfers.
+    std::vector<s3os_status> item_statuses() const {
+        std::vector<s3os_status> statuses(items_, S3OS_OK);
+        if (items_ > 0) {
+            detail::check(s3os_transfer_item_statuses(handle(), statuses.data(), items_));
+        }
+        return statuses;
+    }
+
+    /// The C handle, for calls this header does not wrap; owned by this object.
+    s3os_transfer* native_handle() const noexcept { return handle_.get(); }
+
+private:
+    s3os_transfer* handle() const {
+        if (!handle_) {
+            detail::moved_from("s3os::Transfer");
+        }
+        return handle_.get();
+    }
+
+    /// Throws for a transfer that failed with `status`: a batch with its objects' statuses.
+    void check_finished(s3os_status status) const {
+        if (status != S3OS_OK && items_ > 0) {
+            // Read before the next C call, which resets this thread's last error.
+            std::string message = s3os_last_error();
+            throw BatchError(status, message, item_statuses());
+        }
+        detail::check(status);
+    }
+
+    std::unique_ptr<s3os_transfer, detail::TransferDeleter> handle_;
+    std::size_t items_;
 };
 
 /// Bytes s3os allocated for a downloaded object (Store::download_alloc), released when this
@@ -712,6 +866,146 @@ public:
         return Reader(reader);
     }
 
+    /// Uploads `paths[i]` as object `names[i]` for every i, up to max_objects_in_flight at a
+    /// time within one bound on memory; `progress` reports all of them together. One failing
+    /// does not stop the others; if any failed, throws BatchError once all have finished.
+    void upload_files(const std::vector<std::string>& names,
+                      const std::vector<std::filesystem::path>& paths,
+                      const Progress& progress = {}) const {
+        same_length(names.size(), paths.size());
+        detail::CStrings c_names = detail::c_names(names), c_paths = detail::c_paths(paths);
+        std::vector<s3os_status> statuses(names.size(), S3OS_OK);
+        s3os_store* store = handle();
+        detail::batch(progress, statuses, [&](s3os_progress_fn report, void* user_data) {
+            return s3os_upload_files(store, c_names.pointers.data(), c_paths.pointers.data(),
+                                     names.size(), statuses.data(), report, user_data);
+        });
+    }
+
+    /// Downloads object `names[i]` to `paths[i]` for every i, each as download_file does;
+    /// failures as for upload_files. The progress total grows as sizes become known.
+    void download_files(const std::vector<std::string>& names,
+                        const std::vector<std::filesystem::path>& paths, bool overwrite = false,
+                        const Progress& progress = {}) const {
+        same_length(names.size(), paths.size());
+        detail::CStrings c_names = detail::c_names(names), c_paths = detail::c_paths(paths);
+        std::vector<s3os_status> statuses(names.size(), S3OS_OK);
+        s3os_store* store = handle();
+        detail::batch(progress, statuses, [&](s3os_progress_fn report, void* user_data) {
+            return s3os_download_files(store, c_names.pointers.data(), c_paths.pointers.data(),
+                                       names.size(), overwrite, statuses.data(), report,
+                                       user_data);
+        });
+    }
+
+    /// Uploads every regular file under `dir` (recursively, symbolic links not followed) as
+    /// `<prefix>/<relative path>`. Throws the exception of the first failed file's status.
+    void upload_dir(const std::filesystem::path& dir, std::string_view prefix,
+                    const Progress& progress = {}) const {
+        std::string c_dir = detail::c_path(dir);
+        std::string c_prefix = detail::c_string(prefix, "object_prefix");
+        s3os_store* store = handle();
+        detail::transfer(progress, [&](s3os_progress_fn report, void* user_data) {
+            return s3os_upload_dir(store, c_dir.c_str(), c_prefix.c_str(), report, user_data);
+        });
+    }
+
+    /// Downloads every object under the folder `prefix` into the same relative paths under
+    /// `dir`; names that would leave `dir` fail with InvalidArgument, the others go on.
+    void download_prefix(std::string_view prefix, const std::filesystem::path& dir,
+                         bool overwrite = false, const Progress& progress = {}) const {
+        std::string c_prefix = detail::c_string(prefix, "object_prefix");
+        std::string c_dir = detail::c_path(dir);
+        s3os_store* store = handle();
+        detail::transfer(progress, [&](s3os_progress_fn report, void* user_data) {
+            return s3os_download_prefix(store, c_prefix.c_str(), c_dir.c_str(), overwrite,
+                                        report, user_data);
+        });
+    }
+
+    /// Deletes the objects (S3's DeleteObjects, 1,000 per request); missing ones count as
+    /// deleted. Throws BatchError if any could not be deleted.
+    void remove_many(const std::vector<std::string>& names) const {
+        detail::CStrings c_names = detail::c_names(names);
+        std::vector<s3os_status> statuses(names.size(), S3OS_OK);
+        s3os_status status =
+            s3os_delete_objects(handle(), c_names.pointers.data(), names.size(), statuses.data());
+        detail::check_batch(status, std::move(statuses));
+    }
+
+    /// Deletes every object under the folder `prefix` (which must not be empty); returns how
+    /// many were deleted.
+    std::uint64_t remove_prefix(std::string_view prefix) const {
+        std::string c_prefix = detail::c_string(prefix, "object_prefix");
+        std::uint64_t deleted = 0;
+        detail::check(s3os_delete_prefix(handle(), c_prefix.c_str(), &deleted));
+        return deleted;
+    }
+
+    /// Starts uploading `path` as `name` in the background; see Transfer.
+    Transfer upload_file_start(std::string_view name, const std::filesystem::path& path) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        std::string c_file = detail::c_path(path);
+        s3os_transfer* transfer = nullptr;
+        detail::check(s3os_upload_file_start(handle(), c_name.c_str(), c_file.c_str(), &transfer));
+        return Transfer(transfer);
+    }
+
+    /// Starts downloading `name` to `path` in the background; see Transfer.
+    Transfer download_file_start(std::string_view name, const std::filesystem::path& path,
+                                 bool overwrite = false) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        std::string c_file = detail::c_path(path);
+        s3os_transfer* transfer = nullptr;
+        detail::check(s3os_download_file_start(handle(), c_name.c_str(), c_file.c_str(),
+                                               overwrite, &transfer));
+        return Transfer(transfer);
+    }
+
+    /// upload_files in the background; Transfer::item_statuses() gives each file's status.
+    Transfer upload_files_start(const std::vector<std::string>& names,
+                                const std::vector<std::filesystem::path>& paths) const {
+        same_length(names.size(), paths.size());
+        detail::CStrings c_names = detail::c_names(names), c_paths = detail::c_paths(paths);
+        s3os_transfer* transfer = nullptr;
+        detail::check(s3os_upload_files_start(handle(), c_names.pointers.data(),
+                                              c_paths.pointers.data(), names.size(), &transfer));
+        return Transfer(transfer, names.size());
+    }
+
+    /// download_files in the background; Transfer::item_statuses() gives each object's status.
+    Transfer download_files_start(const std::vector<std::string>& names,
+                                  const std::vector<std::filesystem::path>& paths,
+                                  bool overwrite = false) const {
+        same_length(names.size(), paths.size());
+        detail::CStrings c_names = detail::c_names(names), c_paths = detail::c_paths(paths);
+        s3os_transfer* transfer = nullptr;
+        detail::check(s3os_download_files_start(handle(), c_names.pointers.data(),
+                                                c_paths.pointers.data(), names.size(), overwrite,
+                                                &transfer));
+        return Transfer(transfer, names.size());
+    }
+
+    /// upload_dir in the background.
+    Transfer upload_dir_start(const std::filesystem::path& dir, std::string_view prefix) const {
+        std::string c_dir = detail::c_path(dir);
+        std::string c_prefix = detail::c_string(prefix, "object_prefix");
+        s3os_transfer* transfer = nullptr;
+        detail::check(s3os_upload_dir_start(handle(), c_dir.c_str(), c_prefix.c_str(), &transfer));
+        return Transfer(transfer);
+    }
+
+    /// download_prefix in the background.
+    Transfer download_prefix_start(std::string_view prefix, const std::filesystem::path& dir,
+                                   bool overwrite = false) const {
+        std::string c_prefix = detail::c_string(prefix, "object_prefix");
+        std::string c_dir = detail::c_path(dir);
+        s3os_transfer* transfer = nullptr;
+        detail::check(s3os_download_prefix_start(handle(), c_prefix.c_str(), c_dir.c_str(),
+                                                 overwrite, &transfer));
+        return Transfer(transfer);
+    }
+
     /// The C handle, for calls this header does not wrap; owned by this object.
     s3os_store* native_handle() const noexcept { return handle_.get(); }
 
@@ -721,6 +1015,14 @@ private:
             detail::moved_from("s3os::Store");
         }
         return handle_.get();
+    }
+
+    static void same_length(std::size_t names, std::size_t paths) {
+        if (names != paths) {
+            throw InvalidArgument(S3OS_INVALID_ARGUMENT,
+                                  "names and paths differ in length (" + std::to_string(names) +
+                                      " and " + std::to_string(paths) + ")");
+        }
     }
 
     std::unique_ptr<s3os_store, detail::StoreDeleter> handle_;

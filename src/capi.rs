@@ -20,6 +20,11 @@ mod streams;
 pub use memory::*;
 pub use streams::*;
 
+mod batch;
+mod transfer;
+pub use batch::*;
+pub use transfer::*;
+
 /// The major version of the library this header describes. With the minor and patch numbers
 /// and `S3OS_VERSION_STRING` it lets a program compare, at compile time, the header it was
 /// built with against what `s3os_version()` reports at run time.
@@ -62,9 +67,11 @@ pub struct s3os_config {
 }
 
 /// A connected store; safe to use from many threads at once. Release with `s3os_store_free`
-/// once no call on it is running.
+/// once no call on it is running (background transfers may still be: it cancels them).
 pub struct s3os_store {
     store: Store,
+    /// The background transfers started on this store, cancelled by `s3os_store_free`.
+    transfers: transfer::Registry,
 }
 
 /// Progress of a transfer: called on the calling thread with the bytes moved so far (never
@@ -101,7 +108,10 @@ pub unsafe extern "C" fn s3os_config_new(bucket: *const c_char) -> *mut s3os_con
 /// response_checksum_validation (when_supported|when_required), multipart_checksum_type
 /// (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
 /// bodies are covered by the signature; auto signs over http:// only), fsync_downloads
-/// (true|false: flush downloaded files to stable storage before and after the rename).
+/// (true|false: flush downloaded files to stable storage before and after the rename),
+/// max_objects_in_flight (objects moved at once by the many-object calls, 1-1024),
+/// confirm_size_with_head (true|false: a HEAD confirms the size of a download that comes in
+/// one GET without a checksum).
 /// An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_config_set(
@@ -136,18 +146,30 @@ pub unsafe extern "C" fn s3os_store_new(
         *out_store = std::ptr::null_mut();
         let config = unsafe { arg_ref(cfg, "cfg") }?.config.clone();
         let store = runtime::block_on(Store::connect(config))?;
-        *out_store = ffi::into_raw(s3os_store { store });
+        *out_store = ffi::into_raw(s3os_store {
+            store,
+            transfers: transfer::Registry::default(),
+        });
         Ok(())
     })
 }
 
-/// Releases a store and its connections. NULL is ignored. No call may be running on it.
+/// Releases a store and its connections. NULL is ignored. No call may be running on it; its
+/// background transfers still running are cancelled, and this returns once each has cleaned
+/// up (their handles stay valid: `s3os_transfer_wait` then reports `S3OS_CANCELLED`, and each
+/// must still be freed with `s3os_transfer_free`).
 #[no_mangle]
 pub unsafe extern "C" fn s3os_store_free(store: *mut s3os_store) {
-    call_void(|| unsafe { ffi::free_raw(store) })
+    call_void(|| {
+        // SAFETY: by the contract above, NULL or a live store no other call is using.
+        if let Some(store) = unsafe { store.as_ref() } {
+            store.transfers.cancel_all_and_wait();
+        }
+        unsafe { ffi::free_raw(store) }
+    })
 }
 
-fn progress_reporter(
+pub(crate) fn progress_reporter(
     progress: s3os_progress_fn,
     user_data: *mut c_void,
 ) -> impl FnMut(u64, u64) -> bool {
@@ -155,6 +177,18 @@ fn progress_reporter(
         // SAFETY: the caller supplied this callback and its user_data for the duration of the call.
         Some(callback) => (unsafe { callback(done, total, user_data) }) == 0,
         None => true,
+    }
+}
+
+/// Waits for `transfer` on this thread, running `progress` (if any) as its counters change.
+pub(crate) fn wait_reporting(
+    transfer: Transfer,
+    progress: s3os_progress_fn,
+    user_data: *mut c_void,
+) -> crate::Result<()> {
+    match progress {
+        None => transfer.wait_quietly(),
+        Some(_) => transfer.wait(progress_reporter(progress, user_data)),
     }
 }
 
@@ -175,7 +209,7 @@ pub unsafe extern "C" fn s3os_upload_file(
         let path = PathBuf::from(unsafe { arg_str(path, "path") }?);
         let transfer =
             Transfer::start(move |p| async move { store.upload_file(&name, &path, p).await })?;
-        transfer.wait(progress_reporter(progress, user_data))
+        wait_reporting(transfer, progress, user_data)
     })
 }
 
@@ -202,7 +236,7 @@ pub unsafe extern "C" fn s3os_download_file(
         let transfer = Transfer::start(move |p| async move {
             store.download_file(&name, &path, overwrite, p).await
         })?;
-        transfer.wait(progress_reporter(progress, user_data))
+        wait_reporting(transfer, progress, user_data)
     })
 }
 

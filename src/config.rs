@@ -79,6 +79,16 @@ pub struct TransferSettings {
     pub part_size: u64,
     /// Parts in flight at once for one transfer.
     pub max_concurrency: usize,
+    /// Objects in flight at once in a call that moves many.
+    pub max_objects_in_flight: usize,
+}
+
+impl TransferSettings {
+    /// The bytes that the requests of a many-object call may hold in memory at once: what one
+    /// transfer's parts in flight may hold.
+    pub fn batch_budget(&self) -> u64 {
+        self.part_size.saturating_mul(self.max_concurrency as u64)
+    }
 }
 
 /// boto3's threshold and part size; more parts in flight than its 10, because one S3
@@ -91,9 +101,13 @@ impl Default for TransferSettings {
             multipart_threshold: 8 * MIB,
             part_size: 8 * MIB,
             max_concurrency: 16,
+            max_objects_in_flight: DEFAULT_OBJECTS_IN_FLIGHT,
         }
     }
 }
+
+/// Objects in flight in a many-object call (README, "How the defaults were chosen").
+pub const DEFAULT_OBJECTS_IN_FLIGHT: usize = 64;
 
 /// Everything needed to create a store. Built with [`Config::new`] and [`Config::set`].
 #[derive(Clone, PartialEq)]
@@ -119,6 +133,8 @@ pub struct Config {
     pub payload_signing: PayloadSigning,
     /// Flush downloaded files (and their directory after the rename) to stable storage.
     pub fsync_downloads: bool,
+    /// Confirm with a HEAD the size of a download that comes in one GET without a checksum.
+    pub confirm_size_with_head: bool,
 }
 
 /// The canned ACLs S3 defines.
@@ -156,6 +172,8 @@ pub const KEYS: &[&str] = &[
     "canned_acl",
     "payload_signing",
     "fsync_downloads",
+    "max_objects_in_flight",
+    "confirm_size_with_head",
 ];
 
 impl Config {
@@ -194,6 +212,7 @@ impl Config {
             canned_acl: None,
             payload_signing: PayloadSigning::Auto,
             fsync_downloads: true,
+            confirm_size_with_head: false,
         })
     }
 
@@ -267,13 +286,15 @@ impl Config {
                     _ => return Err(bad_value(key, "auto, always or never")),
                 }
             }
-            "fsync_downloads" => {
-                self.fsync_downloads = match value {
-                    "true" | "1" | "yes" => true,
-                    "false" | "0" | "no" => false,
-                    _ => return Err(bad_value(key, "true or false")),
-                }
+            "fsync_downloads" => self.fsync_downloads = parse_bool(key, value)?,
+            "max_objects_in_flight" => {
+                self.transfer.max_objects_in_flight = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or_else(|| bad_value(key, "a whole number from 1 to 1024"))?
             }
+            "confirm_size_with_head" => self.confirm_size_with_head = parse_bool(key, value)?,
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown configuration key {key:?}; known keys: {}",
@@ -392,6 +413,7 @@ impl fmt::Debug for Config {
             .field("canned_acl", &self.canned_acl)
             .field("payload_signing", &self.payload_signing)
             .field("fsync_downloads", &self.fsync_downloads)
+            .field("confirm_size_with_head", &self.confirm_size_with_head)
             .finish()
     }
 }
@@ -435,6 +457,14 @@ fn parse_endpoint(value: &str) -> Result<String> {
             "endpoint_url",
             "an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000",
         )),
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(bad_value(key, "true or false")),
     }
 }
 

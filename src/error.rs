@@ -30,6 +30,8 @@ pub enum ErrorKind {
     Tls,
     /// The caller's buffer is smaller than the object.
     BufferTooSmall,
+    /// A background transfer had not finished when the wait for it ended.
+    InProgress,
 }
 
 /// An engine error: its kind and a complete, human-readable message.
@@ -140,6 +142,7 @@ fn describe(kind: ErrorKind) -> &'static str {
         ErrorKind::Internal => "unexpected failure",
         ErrorKind::Tls => "no secure connection",
         ErrorKind::BufferTooSmall => "buffer too small",
+        ErrorKind::InProgress => "still running",
     }
 }
 

@@ -341,3 +341,43 @@ impl RawBuffer {
         unsafe { std::slice::from_raw_parts(self.ptr, len) }
     }
 }
+
+/// Borrows an array of `count` NUL-terminated UTF-8 strings; NULL is accepted only for an
+/// empty array. Each element is checked like an [`arg_str`] argument named `name[index]`.
+///
+/// # Safety
+/// `ptr` must be NULL or point to `count` pointers, each NULL or a NUL-terminated string, all
+/// outliving the returned borrows.
+pub unsafe fn arg_str_array<'a>(
+    ptr: *const *const c_char,
+    count: usize,
+    name: &str,
+) -> Result<Vec<&'a str>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: non-NULL and, by the caller's contract, valid for `count` reads.
+    let pointers = unsafe { std::slice::from_raw_parts(ptr, count) };
+    pointers
+        .iter()
+        .enumerate()
+        // SAFETY: forwarded contract for each element.
+        .map(|(index, &element)| unsafe { arg_str(element, &format!("{name}[{index}]")) })
+        .collect()
+}
+
+/// Borrows an optional output array of `count` elements (NULL: not wanted).
+///
+/// # Safety
+/// `ptr` must be NULL or valid for writes of `count` elements of `T`, for the borrow's life.
+pub unsafe fn arg_opt_out_array<'a, T>(ptr: *mut T, count: usize) -> Option<&'a mut [T]> {
+    if ptr.is_null() || count == 0 {
+        None
+    } else {
+        // SAFETY: non-NULL and, by the caller's contract, valid for `count` writes.
+        Some(unsafe { std::slice::from_raw_parts_mut(ptr, count) })
+    }
+}

@@ -43,6 +43,9 @@ pub enum s3os_status {
     /// written into it, and the object's size was reported so that a large enough buffer can
     /// be supplied.
     S3OS_BUFFER_TOO_SMALL = 11,
+    /// A background transfer is still running: `s3os_transfer_wait` timed out before it
+    /// finished. Not a failure; wait again, poll its progress, or cancel it.
+    S3OS_IN_PROGRESS = 12,
 }
 
 impl s3os_status {
@@ -60,6 +63,7 @@ impl s3os_status {
             ErrorKind::Internal => s3os_status::S3OS_INTERNAL,
             ErrorKind::Tls => s3os_status::S3OS_TLS,
             ErrorKind::BufferTooSmall => s3os_status::S3OS_BUFFER_TOO_SMALL,
+            ErrorKind::InProgress => s3os_status::S3OS_IN_PROGRESS,
         }
     }
 
@@ -78,6 +82,7 @@ impl s3os_status {
             9 => c"S3OS_INTERNAL",
             10 => c"S3OS_TLS",
             11 => c"S3OS_BUFFER_TOO_SMALL",
+            12 => c"S3OS_IN_PROGRESS",
             _ => c"S3OS_UNKNOWN_STATUS",
         }
     }
@@ -89,7 +94,7 @@ mod tests {
 
     #[test]
     fn every_status_is_named_after_itself() {
-        for value in 0..=11 {
+        for value in 0..=12 {
             let name = s3os_status::name_of(value).to_str().unwrap();
             assert!(name.starts_with("S3OS_") && name != "S3OS_UNKNOWN_STATUS");
         }
@@ -105,6 +110,7 @@ mod tests {
             ErrorKind::Internal,
             ErrorKind::Tls,
             ErrorKind::BufferTooSmall,
+            ErrorKind::InProgress,
         ];
         for kind in kinds {
             let status = s3os_status::of(kind);
@@ -114,7 +120,7 @@ mod tests {
             );
         }
         assert_eq!(
-            s3os_status::name_of(12).to_str().unwrap(),
+            s3os_status::name_of(13).to_str().unwrap(),
             "S3OS_UNKNOWN_STATUS"
         );
     }

@@ -20,6 +20,11 @@ use crate::transfer::{
     Progress, Sink, Source,
 };
 
+mod batch;
+mod folders;
+
+pub use batch::folder_prefix;
+
 /// A connected store. Cheap to clone; clones share the client and its connections.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -163,6 +168,9 @@ impl Store {
             canned_acl: config.canned_acl.as_deref().map(ObjectCannedAcl::from),
             max_attempts: config.max_attempts,
             sign_payloads: config.signs_payloads(),
+            confirm_size_with_head: config.confirm_size_with_head,
+            listed_len: None,
+            budget: None,
         })
     }
 

@@ -145,3 +145,69 @@ fn the_cpp_example_round_trips_with_every_compiler() {
         );
     }
 }
+
+#[test]
+fn the_batch_and_background_test_program_passes_with_every_compiler() {
+    let server = server();
+    // Bodies at about 1.6 MB/s down and 6.4 MB/s up, so that background transfers are still
+    // running when looked at.
+    let slow = Proxy::start(server.addr);
+    let pace = (16 * 1024, std::time::Duration::from_millis(10));
+    slow.inject(
+        |r| r.method == "PUT",
+        // Uploads faster: a part cut off by a cancellation reaches the server in the time
+        // given to parts in flight (2 s), as on a real link, instead of after the abort.
+        Fault::ThrottleRequest {
+            chunk: 4 * pace.0,
+            pause: pace.1,
+        },
+        0,
+        usize::MAX,
+    );
+    slow.inject(
+        |r| r.operation() == "GetObject",
+        Fault::ThrottleResponse {
+            chunk: pace.0,
+            pause: pace.1,
+        },
+        0,
+        usize::MAX,
+    );
+    for (at, compiler) in compilers().into_iter().enumerate() {
+        let program = compile(compiler, "tests/cpp/batch_test.cpp", "-O0");
+        let mut command = if at == 0 && installed("valgrind") {
+            let mut command = Command::new("valgrind");
+            command
+                .args([
+                    "--error-exitcode=99",
+                    "--leak-check=full",
+                    "--errors-for-leak-kinds=definite",
+                    "--show-leak-kinds=definite",
+                    "--quiet",
+                ])
+                .arg(&program);
+            command
+        } else {
+            Command::new(&program)
+        };
+        command
+            .arg(scratch("cpp-batch-test"))
+            .arg(slow.endpoint())
+            .args(settings_args(&server));
+        let out = run_program(&mut command, &program);
+        println!("{compiler}: {}", out.lines().last().unwrap_or_default());
+        assert!(out.contains("batch_test: all "), "{out}");
+        let left = server.unfinished_uploads();
+        let details: Vec<String> = left
+            .iter()
+            .map(|u| {
+                format!(
+                    "{u}: {:?}",
+                    std::fs::read_dir(server.root.join(u))
+                        .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+                )
+            })
+            .collect();
+        assert!(left.is_empty(), "{details:?}\n{out}");
+    }
+}

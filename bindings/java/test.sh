@@ -64,6 +64,17 @@ if grep -q 'WARNING' "$work/test.out"; then
     exit 1
 fi
 
+echo "== Java batch and background test program"
+timeout 300 "$java" -Xcheck:jni -Djava.library.path=target/release \
+    -cp target/java/s3os.jar:target/java/test-classes \
+    s3os.BatchAndTransferTest "$work/scratch-batch" bucket="$bucket" "${settings[@]}" 2>&1 |
+    tee "$work/batch.out"
+grep -q ' 0 failed$' "$work/batch.out"
+if grep -q 'WARNING' "$work/batch.out"; then
+    echo "-Xcheck:jni reported JNI misuse (above)" >&2
+    exit 1
+fi
+
 echo "== examples/java/Checkpoint.java (library named by S3OS_JNI_LIBRARY)"
 head -c $((12 * 1024 * 1024 + 3)) /dev/urandom >"$work/checkpoint.bin"
 S3OS_JNI_LIBRARY=target/release/libs3os_jni.so timeout 300 "$java" -cp target/java/s3os.jar \
@@ -73,5 +84,5 @@ grep -q "^verified 12582915 bytes" "$work/example.out"
 grep -q "^read back through openInputStream: identical" "$work/example.out"
 cmp "$work/checkpoint.bin" "$work/server/$bucket/examples/java/ckpt/checkpoint.bin"
 
-rm -rf "$work/scratch" "$work/server" "$work/checkpoint.bin"
+rm -rf "$work/scratch" "$work/scratch-batch" "$work/server" "$work/checkpoint.bin"
 echo "== Java binding: all tests passed"

@@ -3,8 +3,10 @@
 //! fetch the others in parallel, each written at its offset into the sink.
 //!
 //! Lengths are checked against two sources: every ranged answer's Content-Range must name
-//! exactly the range asked for and the size the first answer announced, and an object fetched
-//! in one GET whose bytes no checksum covers has its size confirmed by a HEAD. When the server
+//! exactly the range asked for and the size the first answer announced. An object fetched in
+//! one GET whose bytes no checksum covers has only that answer's Content-Length, which a
+//! listing's size confirms when the object was listed (a batch of a prefix), and a HEAD when
+//! `confirm_size_with_head` asks for one. When the server
 //! keeps a CRC of the whole object (CRC32, CRC32C or CRC64NVME), the CRCs of the ranges are
 //! combined and compared with it before commit; an object with only a SHA comes in one stream
 //! the SDK checks (see `checksum`).
@@ -19,7 +21,7 @@ use aws_sdk_s3::types::ChecksumMode;
 use super::checksum::{whole_object_checksum, Crc, WholeChecksum};
 use super::parts::{run_all, InFlight, PartPlan};
 use super::progress::Progress;
-use super::receive::{receive, Reading};
+use super::receive::{receive, Reading, WRITE_CHUNK};
 use super::sink::Sink;
 use super::ObjectJob;
 use crate::error::{Error, ErrorKind, Result};
@@ -31,11 +33,13 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
     if job.verify_checksums {
         get = get.checksum_mode(ChecksumMode::Enabled);
     }
+    let reserved = job.reserve(WRITE_CHUNK as u64, &progress, &what).await?;
     let first = tokio::select! {
         biased;
         () = progress.cancelled() => return Err(Error::cancelled(&what)),
         first = get.send() => first.map_err(|e| Error::from_sdk(&what, e))?,
     };
+    drop(reserved);
     let len = first
         .content_length()
         .and_then(|n| u64::try_from(n).ok())
@@ -64,7 +68,16 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
     };
     let whole = plan.count <= 1;
     if whole && !(job.verify_checksums && carries_checksum(&first)) {
-        confirm_size(&job, len, &what).await?;
+        // No checksum covers these bytes, so only their length can be checked, and the GET's
+        // own Content-Length cannot vouch for itself: a second word on the size is needed.
+        match job.listed_len {
+            // The listing agrees: the body is what the object holds.
+            Some(listed) if listed == len => {}
+            // Changed since it was listed, or a wrong length: a HEAD decides.
+            Some(_) => confirm_size(&job, len, &what).await?,
+            None if job.confirm_size_with_head => confirm_size(&job, len, &what).await?,
+            None => {}
+        }
     }
     progress.set_total(len);
     sink.prepare(len).await?;
@@ -99,6 +112,8 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
                 } else {
                     None
                 };
+                let reserving = job.clone();
+                let (reserve_progress, reserve_what) = (progress.clone(), what.clone());
                 let fetched = fetch_range(
                     job.clone(),
                     sink.clone(),
@@ -111,6 +126,13 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
                 );
                 let crcs = crcs.clone();
                 async move {
+                    let _reserved = reserving
+                        .reserve(
+                            part_len.min(WRITE_CHUNK as u64),
+                            &reserve_progress,
+                            &reserve_what,
+                        )
+                        .await?;
                     let crc = fetched.await?;
                     crcs.lock().unwrap_or_else(|p| p.into_inner())[index as usize] = crc;
                     Ok(())

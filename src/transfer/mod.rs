@@ -1,6 +1,8 @@
 //! The transfer engine: move the bytes of one object between a [`Source`]/[`Sink`] and S3,
 //! in parallel parts, with progress and cancellation.
 
+mod batch;
+mod budget;
 mod buffers;
 mod checksum;
 mod download;
@@ -16,6 +18,9 @@ mod source;
 mod upload;
 mod writer;
 
+pub use batch::{run_batch, summarize, Batch, BatchItem, ItemStatuses, Lane};
+pub use budget::{ByteBudget, Reserved};
+pub use buffers::BufferPool;
 pub use download::download;
 pub use memory::{MemorySink, MemorySource};
 pub use parts::PartPlan;
@@ -30,6 +35,8 @@ pub use writer::ObjectWriter;
 use aws_sdk_s3::types::ObjectCannedAcl;
 use aws_sdk_s3::Client;
 use aws_smithy_types::base64;
+
+use std::sync::Arc;
 
 use crate::config::TransferSettings;
 use crate::error::{Error, Result};
@@ -54,12 +61,34 @@ pub struct ObjectJob {
     pub sign_payloads: bool,
     /// Attempts for a part whose body fails mid-stream (the SDK retries whole requests itself).
     pub max_attempts: u32,
+    /// Confirm the size of an object that comes in one GET without a checksum with a HEAD.
+    pub confirm_size_with_head: bool,
+    /// The object's size as a listing gave it: a second word on the size of a download that no
+    /// checksum covers, at no extra request.
+    pub listed_len: Option<u64>,
+    /// The bytes in memory this transfer shares with others (a batch); `None` for a transfer
+    /// on its own, whose parts in flight bound its memory.
+    pub budget: Option<Arc<ByteBudget>>,
 }
 
 impl ObjectJob {
     /// `s3://bucket/key`, for messages.
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// Takes `bytes` from the shared budget for one request, waiting for room; nothing when
+    /// the transfer has no budget.
+    pub async fn reserve(
+        &self,
+        bytes: u64,
+        progress: &Progress,
+        what: &str,
+    ) -> Result<Option<Reserved>> {
+        match &self.budget {
+            Some(budget) => budget.reserve(bytes, progress, what).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The object's size from a HEAD (`None` when the answer gives none).

@@ -68,6 +68,15 @@ where
     W: Fn(u64) -> F + Send + Sync + 'static,
     F: Future<Output = Result<()>> + Send + 'static,
 {
+    if count == 1 && in_flight == InFlight::Drop {
+        // One part (a small object): run here, without a task of its own, which would cost
+        // more than the part for small objects. Cancelling drops it, as it would a task.
+        return tokio::select! {
+            biased;
+            () = progress.cancelled() => Err(Error::cancelled(what)),
+            done = work(0) => done,
+        };
+    }
     let work = Arc::new(work);
     let next = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -85,7 +94,8 @@ where
                 if index >= count {
                     return Ok(());
                 }
-                work(index).await?;
+                // Boxed: a part's future is large, and the worker's would carry it inline.
+                Box::pin(work(index)).await?;
             }
         });
     }

@@ -1,11 +1,17 @@
 //! Progress and cancellation shared between a running transfer and whoever waits on it.
 //!
 //! The engine only counts bytes and checks for cancellation; it never calls user code. The
-//! waiting thread (the caller of a blocking C function, later a poller) reads the counters and
-//! runs callbacks itself, so callbacks run on the caller's thread and never after it returns.
+//! waiting thread (the caller of a blocking C function, or a poller of a background transfer)
+//! reads the counters and runs callbacks itself, so callbacks run on the caller's thread and
+//! never after it returns.
+//!
+//! A batch of objects has one [`Progress`] for the whole batch and a child per object: the
+//! engine moves each object with its child, whose bytes and total add up into the batch's, and
+//! whose cancellation is the batch's.
 
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -17,6 +23,9 @@ struct State {
     done: u64,
     total: Option<u64>,
     outcome: Option<Result<()>>,
+    /// Threads waiting to report counter changes. Without any, a change wakes nobody: a
+    /// thread waiting only for the end must not be woken for every chunk of every object.
+    reporters: usize,
 }
 
 /// Counters, outcome and cancellation flag of one transfer.
@@ -24,7 +33,9 @@ struct State {
 pub struct Progress {
     state: Mutex<State>,
     changed: Condvar,
-    cancel: watch::Sender<bool>,
+    cancel: Arc<watch::Sender<bool>>,
+    /// The batch this object belongs to: its counters take this one's bytes and total.
+    parent: Option<Arc<Progress>>,
 }
 
 impl Progress {
@@ -32,8 +43,43 @@ impl Progress {
         Arc::new(Progress {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
-            cancel: watch::Sender::new(false),
+            cancel: Arc::new(watch::Sender::new(false)),
+            parent: None,
         })
+    }
+
+    /// The progress of one object of the batch `parent`, whose total already counts
+    /// `expected` bytes for it (0 when its size is not known yet). The child's bytes count
+    /// towards the batch; a total it announces replaces `expected` in the batch's total;
+    /// cancelling the batch cancels it.
+    pub fn child(parent: &Arc<Progress>, expected: u64) -> Arc<Progress> {
+        Arc::new(Progress {
+            state: Mutex::new(State {
+                total: Some(expected),
+                ..State::default()
+            }),
+            changed: Condvar::new(),
+            cancel: parent.cancel.clone(),
+            parent: Some(parent.clone()),
+        })
+    }
+
+    /// Adds `bytes` to the total (a batch whose objects' sizes become known one by one).
+    pub fn add_total(&self, bytes: u64) {
+        if bytes > 0 {
+            let mut state = self.lock();
+            state.total = Some(state.total.unwrap_or(0) + bytes);
+            self.changed_counters(state);
+        }
+    }
+
+    /// Wakes the threads that report counter changes, if any.
+    fn changed_counters(&self, state: MutexGuard<'_, State>) {
+        let reporters = state.reporters;
+        drop(state);
+        if reporters > 0 {
+            self.changed.notify_all();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -44,15 +90,28 @@ impl Progress {
 
     /// Announces the number of bytes this transfer will move.
     pub fn set_total(&self, total: u64) {
-        self.lock().total = Some(total);
-        self.changed.notify_all();
+        let mut state = self.lock();
+        let before = state.total.replace(total).unwrap_or(0);
+        self.changed_counters(state);
+        if let Some(parent) = &self.parent {
+            if total != before {
+                let mut state = parent.lock();
+                let batch = state.total.unwrap_or(0);
+                state.total = Some((batch + total).saturating_sub(before));
+                parent.changed_counters(state);
+            }
+        }
     }
 
     /// Counts `bytes` more as moved.
     pub fn add(&self, bytes: u64) {
         if bytes > 0 {
-            self.lock().done += bytes;
-            self.changed.notify_all();
+            let mut state = self.lock();
+            state.done += bytes;
+            self.changed_counters(state);
+            if let Some(parent) = &self.parent {
+                parent.add(bytes);
+            }
         }
     }
 
@@ -95,6 +154,31 @@ impl Progress {
     pub fn outcome(&self) -> Option<Result<()>> {
         self.lock().outcome.clone()
     }
+
+    /// Waits until the transfer has finished, at most `timeout` (`None`: for as long as it
+    /// takes); its outcome, or `None` if it is still running.
+    pub fn wait_outcome(&self, timeout: Option<Duration>) -> Option<Result<()>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.lock();
+        loop {
+            if let Some(outcome) = &state.outcome {
+                return Some(outcome.clone());
+            }
+            state = match deadline {
+                None => self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.checked_duration_since(Instant::now())?;
+                    self.changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        }
+    }
 }
 
 /// A transfer running on the shared runtime.
@@ -111,7 +195,8 @@ impl Transfer {
     {
         let runtime = runtime::runtime()?;
         let progress = Progress::new();
-        let task = runtime.spawn(work(progress.clone()));
+        // Boxed: the engine's futures are large, and spawning moves them.
+        let task = runtime.spawn(Box::pin(work(progress.clone())));
         let reporter = progress.clone();
         // A second task observes the first, so that even a panic inside the work is reported.
         runtime.spawn(async move {
@@ -125,6 +210,14 @@ impl Transfer {
         &self.progress
     }
 
+    /// Blocks until the transfer finishes, reporting nothing: without a callback to run, the
+    /// waiting thread sleeps until the end instead of waking for every counter change.
+    pub fn wait_quietly(self) -> Result<()> {
+        self.progress
+            .wait_outcome(None)
+            .unwrap_or_else(|| Err(runtime::task_died()))
+    }
+
     /// Blocks until the transfer finishes, calling `on_progress(done, total)` on this thread
     /// whenever the counters change. `on_progress` returning `false` cancels the transfer.
     /// On success the last call reports `done == total`.
@@ -135,7 +228,8 @@ impl Transfer {
         loop {
             let (snapshot, outcome) = {
                 let mut state = progress.lock();
-                loop {
+                state.reporters += 1;
+                let seen = loop {
                     let snapshot = state.total.map(|t| (state.done.min(t), t));
                     if state.outcome.is_some() || (!cancelled && snapshot != reported) {
                         break (snapshot, state.outcome.clone());
@@ -144,7 +238,10 @@ impl Transfer {
                         .changed
                         .wait(state)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                }
+                };
+                // Not counted while the callback runs: changes meanwhile are seen on return.
+                state.reporters -= 1;
+                seen
             };
             match outcome {
                 Some(Ok(())) => {

@@ -40,6 +40,9 @@ pub struct FileSink {
     temp: Mutex<Option<(PathBuf, Arc<File>)>>,
 }
 
+/// Writes up to this size are made on the calling runtime thread.
+const INLINE_WRITE: usize = 256 * 1024;
+
 /// The longest file name (one path component) Linux file systems accept, in bytes.
 const NAME_MAX: usize = 255;
 /// What a temporary file's name adds to the target's: `.<16 hex digits>.s3os.tmp`.
@@ -76,15 +79,19 @@ impl FileSink {
 
     fn create_temp(&self, len: u64) -> Result<(PathBuf, File)> {
         let what = format!("creating a temporary file beside {}", self.target.display());
-        if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(&what, &e))?;
-        }
         let temp = temp_path(&self.target);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| Error::io(&what, &e))?;
+        let create = || OpenOptions::new().write(true).create_new(true).open(&temp);
+        // The directory usually exists: it is made only when the file cannot be created.
+        let file = match create() {
+            Err(e) if e.kind() == IoKind::NotFound => {
+                if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(&what, &e))?;
+                }
+                create()
+            }
+            created => created,
+        }
+        .map_err(|e| Error::io(&what, &e))?;
         if let Err(e) = file.set_len(len) {
             let _ = std::fs::remove_file(&temp);
             return Err(Error::io(&what, &e));
@@ -112,9 +119,16 @@ impl Sink for FileSink {
         let target = self.target.clone();
         async move {
             let file = file?;
-            let written = tokio::task::spawn_blocking(move || write_all_at(&file, &chunks, offset))
-                .await
-                .map_err(|_| crate::runtime::task_died())?;
+            let len: usize = chunks.iter().map(Bytes::len).sum();
+            // A small write into the page cache takes less than handing it to another thread
+            // and back, which small objects would otherwise pay for each.
+            let written = if len <= INLINE_WRITE {
+                write_all_at(&file, &chunks, offset)
+            } else {
+                tokio::task::spawn_blocking(move || write_all_at(&file, &chunks, offset))
+                    .await
+                    .map_err(|_| crate::runtime::task_died())?
+            };
             written.map_err(|e| {
                 Error::io(&format!("writing the download of {}", target.display()), &e)
             })

@@ -12,6 +12,9 @@ use bytes::Bytes;
 use super::buffers::BufferPool;
 use crate::error::{Error, ErrorKind, Result};
 
+/// Reads up to this size are made on the calling runtime thread.
+const INLINE_READ: usize = 256 * 1024;
+
 /// A fixed-length sequence of bytes that can be read at any offset.
 pub trait Source: Send + Sync + 'static {
     /// Total length in bytes.
@@ -35,6 +38,13 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Reads parts into buffers from `buffers`, which may serve other files too: a batch's
+    /// files moved in parts share theirs, so that memory freed by one file's parts is the next
+    /// file's instead of going back to the allocator.
+    pub fn with_buffers(self, buffers: Arc<BufferPool>) -> FileSource {
+        FileSource { buffers, ..self }
+    }
+
     pub fn open(path: &Path) -> Result<FileSource> {
         if path.as_os_str().is_empty() {
             return Err(Error::invalid("upload source: the path is empty"));
@@ -67,13 +77,20 @@ impl Source for FileSource {
         let path = self.path.clone();
         let buffers = self.buffers.clone();
         async move {
-            let read = tokio::task::spawn_blocking(move || {
+            let read_part = move || {
                 let mut buf = buffers.take(len);
                 file.read_exact_at(buf.as_mut_slice(), offset)
                     .map(|()| buf.freeze())
-            })
-            .await
-            .map_err(|_| crate::runtime::task_died())?;
+            };
+            // A small read from the page cache takes less than handing it to another thread
+            // and back, which small objects would otherwise pay for each.
+            let read = if len <= INLINE_READ {
+                read_part()
+            } else {
+                tokio::task::spawn_blocking(read_part)
+                    .await
+                    .map_err(|_| crate::runtime::task_died())?
+            };
             read.map_err(|e| {
                 let what = format!("reading {} at offset {offset}", path.display());
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {

@@ -27,7 +27,7 @@ pub async fn upload<S: Source>(job: ObjectJob, source: S, progress: Arc<Progress
         tokio::select! {
             biased;
             () = progress.cancelled() => Err(Error::cancelled(&what)),
-            result = put_whole(&job, &source, &what) => {
+            result = put_whole(&job, &source, &progress, &what) => {
                 result?;
                 progress.add(len);
                 Ok(())
@@ -57,7 +57,13 @@ where
     }
 }
 
-async fn put_whole<S: Source>(job: &ObjectJob, source: &S, what: &str) -> Result<()> {
+async fn put_whole<S: Source>(
+    job: &ObjectJob,
+    source: &S,
+    progress: &Progress,
+    what: &str,
+) -> Result<()> {
+    let _reserved = job.reserve(source.len(), progress, what).await?;
     let body: Bytes = source.read_at(0, to_usize(source.len())?).await?;
     resend_if_corrupted(job, || put_once(job, body.clone(), what)).await
 }
@@ -147,8 +153,16 @@ async fn upload_multipart<S: Source>(
                     what.clone(),
                 );
                 async move {
-                    let part =
-                        upload_part(&job, &upload_id, source.as_ref(), plan, index, &what).await?;
+                    let part = upload_part(
+                        &job,
+                        &upload_id,
+                        source.as_ref(),
+                        plan,
+                        index,
+                        &progress,
+                        &what,
+                    )
+                    .await?;
                     completed.lock().unwrap_or_else(|p| p.into_inner())[index as usize] =
                         Some(part);
                     progress.add(plan.part(index).1);
@@ -224,9 +238,11 @@ async fn upload_part<S: Source>(
     source: &S,
     plan: PartPlan,
     index: u64,
+    progress: &Progress,
     what: &str,
 ) -> Result<SentPart> {
     let (offset, len) = plan.part(index);
+    let _reserved = job.reserve(len, progress, what).await?;
     let body = source.read_at(offset, to_usize(len)?).await?;
     let part_number =
         i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;

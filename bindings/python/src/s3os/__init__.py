@@ -22,13 +22,14 @@ from .errors import (
     NotFoundError,
     ObjectStoreTransientError,
     PermissionDeniedError,
+    InProgressError,
     ReadPermissionDeniedError,
     S3osError,
     TLSError,
     TransferCancelledError,
     TransientError,
 )
-from .store import S3ObjectStore
+from .store import S3ObjectStore, TransferFuture
 from .streams import ObjectReader, ObjectWriter
 
 #: The version of the loaded libs3os (equal to this package's version when bundled).
@@ -54,6 +55,8 @@ __all__ = [
     "InternalError",
     "TLSError",
     "BufferTooSmallError",
+    "InProgressError",
+    "TransferFuture",
     "ObjectStoreTransientError",
     "COMPOSER_AVAILABLE",
     "library_path",

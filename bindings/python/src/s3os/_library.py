@@ -9,7 +9,17 @@ from __future__ import annotations
 import ctypes
 import importlib.machinery
 import os
-from ctypes import CFUNCTYPE, POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint64, c_void_p
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    c_bool,
+    c_char_p,
+    c_int,
+    c_int64,
+    c_size_t,
+    c_uint64,
+    c_void_p,
+)
 from pathlib import Path
 
 #: ``int (*)(uint64_t bytes_done, uint64_t bytes_total, void *user_data)``
@@ -57,6 +67,28 @@ _PROTOTYPES = {
     "s3os_reader_read": (c_int, [c_void_p, c_void_p, c_size_t, POINTER(c_size_t)]),
     "s3os_reader_seek": (c_int, [c_void_p, c_uint64]),
     "s3os_reader_free": (None, [c_void_p]),
+    # Many objects per call.
+    "s3os_upload_files": (
+        c_int,
+        [c_void_p, POINTER(c_char_p), POINTER(c_char_p), c_size_t, POINTER(c_int), PROGRESS_FN,
+         c_void_p],
+    ),
+    "s3os_download_files": (
+        c_int,
+        [c_void_p, POINTER(c_char_p), POINTER(c_char_p), c_size_t, c_bool, POINTER(c_int),
+         PROGRESS_FN, c_void_p],
+    ),
+    "s3os_upload_dir": (c_int, [c_void_p, c_char_p, c_char_p, PROGRESS_FN, c_void_p]),
+    "s3os_download_prefix": (c_int, [c_void_p, c_char_p, c_char_p, c_bool, PROGRESS_FN, c_void_p]),
+    "s3os_delete_objects": (c_int, [c_void_p, POINTER(c_char_p), c_size_t, POINTER(c_int)]),
+    "s3os_delete_prefix": (c_int, [c_void_p, c_char_p, POINTER(c_uint64)]),
+    # Background transfers.
+    "s3os_upload_file_start": (c_int, [c_void_p, c_char_p, c_char_p, POINTER(c_void_p)]),
+    "s3os_download_file_start": (c_int, [c_void_p, c_char_p, c_char_p, c_bool, POINTER(c_void_p)]),
+    "s3os_transfer_progress": (c_int, [c_void_p, POINTER(c_uint64), POINTER(c_uint64)]),
+    "s3os_transfer_wait": (c_int, [c_void_p, c_int64]),
+    "s3os_transfer_cancel": (c_int, [c_void_p]),
+    "s3os_transfer_free": (None, [c_void_p]),
 }
 
 

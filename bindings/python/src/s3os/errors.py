@@ -26,6 +26,7 @@ __all__ = [
     "InternalError",
     "TLSError",
     "BufferTooSmallError",
+    "InProgressError",
     "ObjectStoreTransientError",
 ]
 
@@ -150,6 +151,17 @@ class BufferTooSmallError(S3osError, ValueError):
     size: "int | None" = None
 
 
+class InProgressError(S3osError):
+    """S3OS_IN_PROGRESS: a background transfer was still running when a wait for it ended.
+
+    The futures of :meth:`S3ObjectStore.upload_object_async` raise
+    ``concurrent.futures.TimeoutError`` instead, as every ``Future`` does.
+    """
+
+    status = 12
+    status_name = "S3OS_IN_PROGRESS"
+
+
 _BY_STATUS: Dict[int, Type[S3osError]] = {
     cls.status: cls
     for cls in (
@@ -164,6 +176,7 @@ _BY_STATUS: Dict[int, Type[S3osError]] = {
         InternalError,
         TLSError,
         BufferTooSmallError,
+        InProgressError,
     )
 }
 

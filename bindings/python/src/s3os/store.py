@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import os
 import threading
@@ -27,7 +28,7 @@ from ._settings import Setting, store_settings
 from .errors import BufferTooSmallError, InvalidArgumentError, S3osError, check, error_for
 from .streams import ObjectReader, ObjectWriter
 
-__all__ = ["S3ObjectStore"]
+__all__ = ["S3ObjectStore", "TransferFuture"]
 
 #: A progress callback: ``callback(bytes_done, total_bytes)``, bytes cumulative.
 ProgressCallback = Callable[[int, int], Any]
@@ -145,6 +146,7 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         self._in_flight = 0
         self._closed = False
         self._owner_pid = os.getpid()
+        self._transfers: "set[TransferFuture]" = set()
 
         bucket_c = _c_text(bucket, "bucket")
         settings = store_settings(
@@ -248,7 +250,8 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         """Releases the store's connections. Idempotent; later calls raise ``ValueError``.
 
         Calls still running on other threads finish first: the C store is freed when the last
-        of them returns.
+        of them returns. Transfers started with the ``_async`` methods are cancelled, and
+        ``close()`` returns once they have cleaned up.
         """
         lock = getattr(self, "_lock", None)
         if lock is None:  # the constructor failed before anything was allocated
@@ -256,7 +259,14 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         with lock:
             self._closed = True
             released = self._take_stores_if_unused()
+            running = list(getattr(self, "_transfers", ()))
         self._free(released)
+        # Background transfers are cancelled; their cleanup is waited for, so that nothing of
+        # this store runs once close() returns (their futures end with TransferCancelledError).
+        for future in running:
+            future._stop()
+        for future in running:
+            future._wait_cleanup()
 
     @property
     def closed(self) -> bool:
@@ -513,6 +523,190 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         return ObjectReader(handle.value, object_name)
 
 
+    # -- many objects per call and background transfers ---------------------------------
+
+    def upload_files(
+        self,
+        object_names: Sequence[str],
+        filenames: Sequence[PathType],
+        callback: Optional[ProgressCallback] = None,
+    ) -> None:
+        """Uploads ``filenames[i]`` as ``object_names[i]`` for every ``i``, many at a time
+        (``max_objects_in_flight``, see the README), within one bound on memory.
+
+        ``callback(bytes_done, total)`` reports all files together; an exception in it cancels
+        every upload (each is cleaned up on the server) and is re-raised.
+
+        Raises:
+            S3osError: of the class of the first file (in order) that failed, once all have
+                finished; one failure does not stop the others. It carries ``item_statuses``
+                (each file's status, 0 for success) and ``failures`` (the failed object names,
+                each with an exception of its own class).
+        """
+        names = _text_array(object_names, "object_names")
+        paths = _path_array(filenames, "filenames")
+        if len(names) != len(paths):
+            raise ValueError(
+                f"object_names and filenames differ in length ({len(names)} and {len(paths)})"
+            )
+        _check_callback(callback)
+        statuses = (ctypes.c_int * len(names))()
+        progress = _Progress(callback)
+        with self._store_for_call() as store:
+            status = lib.s3os_upload_files(
+                store, names, paths, len(names), statuses, progress.function, None
+            )
+            _finish_batch(progress, status, list(object_names), statuses, reading=False)
+
+    def download_files(
+        self,
+        object_names: Sequence[str],
+        filenames: Sequence[PathType],
+        overwrite: bool = False,
+        callback: Optional[ProgressCallback] = None,
+    ) -> None:
+        """Downloads ``object_names[i]`` to ``filenames[i]`` for every ``i``, many at a time;
+        each file as :meth:`download_object` does it (atomic, verified, nothing left behind).
+
+        ``callback(bytes_done, total)`` reports all objects together; the total grows as each
+        object's size becomes known. Failures are raised as for :meth:`upload_files`
+        (``FileNotFoundError`` for a missing object, ``FileExistsError`` for an existing file).
+        """
+        names = _text_array(object_names, "object_names")
+        paths = _path_array(filenames, "filenames")
+        if len(names) != len(paths):
+            raise ValueError(
+                f"object_names and filenames differ in length ({len(names)} and {len(paths)})"
+            )
+        _check_callback(callback)
+        statuses = (ctypes.c_int * len(names))()
+        progress = _Progress(callback)
+        with self._store_for_call() as store:
+            status = lib.s3os_download_files(
+                store, names, paths, len(names), bool(overwrite), statuses, progress.function, None
+            )
+            _finish_batch(progress, status, list(object_names), statuses, reading=True)
+
+    def upload_dir(
+        self,
+        local_dir: PathType,
+        object_prefix: str,
+        callback: Optional[ProgressCallback] = None,
+    ) -> None:
+        """Uploads every regular file under ``local_dir`` (recursively; symbolic links are not
+        followed) as ``<object_prefix>/<relative path>``.
+
+        Raises:
+            S3osError: of the class of the first file that failed (the message counts the
+                failures), once all have finished.
+        """
+        path = _c_path(local_dir, "local_dir")
+        prefix = _c_text(object_prefix, "object_prefix")
+        _check_callback(callback)
+        progress = _Progress(callback)
+        with self._store_for_call() as store:
+            status = lib.s3os_upload_dir(store, path, prefix, progress.function, None)
+            progress.finish(status, reading=False)
+
+    def download_prefix(
+        self,
+        object_prefix: str,
+        local_dir: PathType,
+        overwrite: bool = False,
+        callback: Optional[ProgressCallback] = None,
+    ) -> None:
+        """Downloads every object under the folder ``object_prefix`` (a ``/`` is added when
+        missing) into the same relative paths under ``local_dir``.
+
+        Names that would leave ``local_dir`` (``..``, absolute, through a symbolic link) are
+        refused one by one (``ValueError``, nothing written for them); the others go on.
+        """
+        prefix = _c_text(object_prefix, "object_prefix")
+        path = _c_path(local_dir, "local_dir")
+        _check_callback(callback)
+        progress = _Progress(callback)
+        with self._store_for_call() as store:
+            status = lib.s3os_download_prefix(
+                store, prefix, path, bool(overwrite), progress.function, None
+            )
+            progress.finish(status, reading=True)
+
+    def delete_objects(self, object_names: Sequence[str]) -> None:
+        """Deletes the objects (S3's DeleteObjects, 1,000 per request); missing ones count as
+        deleted. Failures are raised as for :meth:`upload_files`."""
+        names = _text_array(object_names, "object_names")
+        statuses = (ctypes.c_int * len(names))()
+        with self._store_for_call() as store:
+            status = lib.s3os_delete_objects(store, names, len(names), statuses)
+            _finish_batch(_Progress(None), status, list(object_names), statuses, reading=False)
+
+    def delete_prefix(self, object_prefix: str) -> int:
+        """Deletes every object under the folder ``object_prefix`` (not empty); the number
+        deleted. On failure the exception's ``deleted`` says how many were deleted before."""
+        prefix = _c_text(object_prefix, "object_prefix")
+        deleted = ctypes.c_uint64()
+        with self._store_for_call() as store:
+            status = lib.s3os_delete_prefix(store, prefix, ctypes.byref(deleted))
+            if status != 0:
+                error = error_for(status, _library.last_error())
+                error.deleted = deleted.value  # type: ignore[attr-defined]
+                raise error
+        return deleted.value
+
+    def upload_object_async(
+        self, object_name: str, filename: PathType, **kwargs: Any
+    ) -> "TransferFuture":
+        """Starts uploading ``filename`` as ``object_name`` in the background and returns at
+        once a :class:`TransferFuture` (a ``concurrent.futures.Future``): ``result()`` waits
+        and raises what :meth:`upload_object` would, ``cancel()`` stops the upload (aborted on
+        the server), ``progress()`` gives ``(bytes_done, total)``. ``ExtraArgs`` as in
+        :meth:`upload_object`.
+        """
+        name = _c_text(object_name, "object_name")
+        path = _c_path(filename)
+        acl = _upload_acl(kwargs)
+        return self._start(
+            acl,
+            reading=False,
+            start=lambda store, out: lib.s3os_upload_file_start(store, name, path, out),
+        )
+
+    def download_object_async(
+        self, object_name: str, filename: PathType, overwrite: bool = False
+    ) -> "TransferFuture":
+        """Starts downloading ``object_name`` to ``filename`` in the background; see
+        :meth:`upload_object_async` for the future and :meth:`download_object` for the rest.
+        """
+        name = _c_text(object_name, "object_name")
+        path = _c_path(filename)
+        return self._start(
+            None,
+            reading=True,
+            start=lambda store, out: lib.s3os_download_file_start(
+                store, name, path, bool(overwrite), out
+            ),
+        )
+
+    def _start(
+        self,
+        acl: Optional[str],
+        *,
+        reading: bool,
+        start: Callable[[int, Any], int],
+    ) -> "TransferFuture":
+        # The C store stays alive until the transfer's watcher is done with it, as for a call.
+        calls = self._store_for_call(acl)
+        store = calls.__enter__()
+        try:
+            handle = ctypes.c_void_p()
+            check(start(store, ctypes.byref(handle)))
+            future = TransferFuture(handle.value, reading, self, calls)
+        except BaseException:
+            calls.__exit__(None, None, None)
+            raise
+        return future
+
+
 def _upload_acl(kwargs: Mapping[str, Any]) -> Optional[str]:
     """The canned ACL asked for with Composer's ``ExtraArgs={'ACL': ...}``, if any."""
     unknown = sorted(set(kwargs) - {"ExtraArgs"})
@@ -536,3 +730,140 @@ def _upload_acl(kwargs: Mapping[str, Any]) -> Optional[str]:
     if not isinstance(acl, str):
         raise TypeError(f"ExtraArgs['ACL'] must be str, not {type(acl).__name__}")
     return acl
+
+
+# -- many objects per call and background transfers --------------------------------------------
+
+
+def _text_array(values: Any, what: str) -> "ctypes.Array[ctypes.c_char_p]":
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{what} must be a sequence (list, tuple) of names, not {type(values).__name__}")
+    encoded = [_c_text(value, f"{what}[{i}]") for i, value in enumerate(values)]
+    return (ctypes.c_char_p * len(encoded))(*encoded)
+
+
+def _path_array(values: Any, what: str) -> "ctypes.Array[ctypes.c_char_p]":
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{what} must be a sequence (list, tuple) of paths, not {type(values).__name__}")
+    encoded = [_c_path(value, f"{what}[{i}]") for i, value in enumerate(values)]
+    return (ctypes.c_char_p * len(encoded))(*encoded)
+
+
+def _finish_batch(
+    progress: _Progress,
+    status: int,
+    names: Sequence[str],
+    statuses: "Optional[ctypes.Array[ctypes.c_int]]",
+    *,
+    reading: bool,
+) -> None:
+    """Raises as :meth:`_Progress.finish` does; the library's error for a batch carries the
+    outcome of each item (``item_statuses``, ``failures``)."""
+    try:
+        progress.finish(status, reading=reading)
+    except S3osError as error:
+        if error.status == status and statuses is not None:
+            _attach_items(error, names, list(statuses), reading=reading)
+        raise
+    except BaseException as error:
+        library_error = error.__context__
+        if isinstance(library_error, S3osError) and statuses is not None:
+            _attach_items(library_error, names, list(statuses), reading=reading)
+        raise
+
+
+def _attach_items(
+    error: S3osError, names: Sequence[str], statuses: List[int], *, reading: bool
+) -> None:
+    failures: Dict[str, S3osError] = {}
+    for name, status in zip(names, statuses):
+        if status == 0 or name in failures:
+            continue
+        if not failures and status == error.status:
+            failures[name] = error  # the first failure: the library's message is about it
+        else:
+            failures[name] = error_for(
+                status, f"{name}: {_library.status_name(status)} (one item of a batch)", reading=reading
+            )
+    error.item_statuses = statuses  # type: ignore[attr-defined]
+    error.failures = failures  # type: ignore[attr-defined]
+
+
+class TransferFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+    """A transfer running in the background (from ``upload_object_async`` or
+    ``download_object_async``).
+
+    ``result(timeout)`` returns ``None`` once the transfer succeeded, or raises its error;
+    ``cancel()`` stops a transfer that has not finished (it is cleaned up in the background:
+    a cancelled upload is aborted, a cancelled download leaves no file) and returns ``True``;
+    ``progress()`` gives ``(bytes_done, total)`` (``(0, 0)`` until the total is known). A
+    cancellation that lands after the bytes were all moved but before the future was resolved
+    still reports the future cancelled, though the object or file is then in place. Callbacks
+    added with ``add_done_callback`` run on the transfer's watcher thread.
+    """
+
+    def __init__(self, handle: Optional[int], reading: bool, store: Any, calls: Any) -> None:
+        super().__init__()
+        self._handle = handle
+        self._reading = reading
+        self._handle_lock = threading.Lock()
+        self._final_progress = (0, 0)
+        self._store = store
+        self._calls = calls
+        self._cleaned_up = threading.Event()
+        with store._lock:
+            store._transfers.add(self)
+        self._watcher = threading.Thread(
+            target=self._watch, name="s3os-transfer", daemon=True
+        )
+        self._watcher.start()
+
+    def progress(self) -> Tuple[int, int]:
+        """``(bytes_done, total)`` so far; never blocks."""
+        with self._handle_lock:
+            if self._handle is None:
+                return self._final_progress
+            return self._read_progress()
+
+    def _read_progress(self) -> Tuple[int, int]:
+        done, total = ctypes.c_uint64(), ctypes.c_uint64()
+        lib.s3os_transfer_progress(self._handle, ctypes.byref(done), ctypes.byref(total))
+        return done.value, total.value
+
+    def cancel(self) -> bool:
+        """Stops the transfer unless it has finished; ``True`` if the future is cancelled."""
+        cancelled = super().cancel()
+        if cancelled:
+            self._stop()
+        return cancelled
+
+    def _stop(self) -> None:
+        with self._handle_lock:
+            if self._handle is not None:
+                lib.s3os_transfer_cancel(self._handle)
+
+    def _wait_cleanup(self) -> None:
+        if threading.current_thread() is not self._watcher:
+            self._cleaned_up.wait()
+
+    def _watch(self) -> None:
+        try:
+            status = lib.s3os_transfer_wait(self._handle, -1)
+            message = _library.last_error() if status else ""
+            with self._handle_lock:
+                self._final_progress = self._read_progress()
+                lib.s3os_transfer_free(self._handle)
+                self._handle = None
+            store = self._store
+            with store._lock:
+                store._transfers.discard(self)
+            self._calls.__exit__(None, None, None)
+            self._store = self._calls = None
+        finally:
+            self._cleaned_up.set()
+        if not self.set_running_or_notify_cancel():
+            return
+        if status == 0:
+            self.set_result(None)
+        else:
+            self.set_exception(error_for(status, message, reading=self._reading))

@@ -553,3 +553,260 @@ JNIEXPORT void JNICALL Java_s3os_NativeStore_readerFree(JNIEnv *env, jclass cls,
     (void)cls;
     s3os_reader_free((s3os_reader *)(intptr_t)reader);
 }
+
+/* ---- many objects per call and background transfers ---- */
+
+static s3os_transfer *as_transfer(jlong handle) {
+    return (s3os_transfer *)(intptr_t)handle;
+}
+
+/* NUL-terminated copies of the byte[] elements of `array` (count in *count_out), to release
+ * with free_strings: NULL with an exception pending on failure. */
+static char **c_strings(JNIEnv *env, jobjectArray array, jsize *count_out) {
+    jsize count = (*env)->GetArrayLength(env, array);
+    char **strings = calloc((size_t)count + 1, sizeof *strings);
+    if (!strings) {
+        jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
+        if (oom) (*env)->ThrowNew(env, oom, "s3os: copying names for the C library");
+        return NULL;
+    }
+    for (jsize i = 0; i < count; i++) {
+        jbyteArray element = (*env)->GetObjectArrayElement(env, array, i);
+        strings[i] = (*env)->ExceptionCheck(env) ? NULL : c_string(env, element);
+        (*env)->DeleteLocalRef(env, element);
+        if ((*env)->ExceptionCheck(env)) {
+            for (jsize j = 0; j < i; j++) free(strings[j]);
+            free(strings);
+            return NULL;
+        }
+    }
+    *count_out = count;
+    return strings;
+}
+
+static void free_strings(char **strings, jsize count) {
+    if (!strings) return;
+    for (jsize i = 0; i < count; i++) free(strings[i]);
+    free(strings);
+}
+
+/* Copies the C statuses into the Java int[]. */
+static void set_statuses(JNIEnv *env, jintArray out, const s3os_status *statuses, jsize count) {
+    if ((*env)->ExceptionCheck(env) || count == 0) return;
+    jint *values = malloc((size_t)count * sizeof *values);
+    if (!values) return;
+    for (jsize i = 0; i < count; i++) values[i] = (jint)statuses[i];
+    (*env)->SetIntArrayRegion(env, out, 0, count, values);
+    free(values);
+}
+
+/* The shared body of uploadFiles and downloadFiles. */
+static jint files(JNIEnv *env, jlong store, jobjectArray names, jobjectArray paths,
+                  int download, jboolean overwrite, jintArray statuses_out, jobject listener,
+                  jobjectArray error_out) {
+    jsize count = 0, path_count = 0;
+    char **c_names = c_strings(env, names, &count);
+    char **c_paths = c_names ? c_strings(env, paths, &path_count) : NULL;
+    jint result = EXCEPTION_PENDING;
+    s3os_status *statuses = c_paths ? calloc((size_t)count + 1, sizeof *statuses) : NULL;
+    if (statuses && path_count == count) {
+        struct progress_target target = {env, listener};
+        s3os_progress_fn report = listener ? report_progress : NULL;
+        const char *const *n = (const char *const *)c_names;
+        const char *const *p = (const char *const *)c_paths;
+        s3os_status status =
+            download ? s3os_download_files(as_store(store), n, p, (size_t)count,
+                                           overwrite == JNI_TRUE, statuses, report, &target)
+                     : s3os_upload_files(as_store(store), n, p, (size_t)count, statuses, report,
+                                         &target);
+        result = outcome(env, status, error_out);
+        set_statuses(env, statuses_out, statuses, count);
+    } else if (!(*env)->ExceptionCheck(env)) {
+        jclass error = (*env)->FindClass(env, statuses ? "java/lang/IllegalArgumentException"
+                                                       : "java/lang/OutOfMemoryError");
+        if (error) (*env)->ThrowNew(env, error, "s3os: names and paths for the C library");
+    }
+    free(statuses);
+    free_strings(c_names, count);
+    free_strings(c_paths, path_count);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_uploadFiles(JNIEnv *env, jclass cls, jlong store,
+                                                         jobjectArray names, jobjectArray paths,
+                                                         jintArray statuses_out,
+                                                         jobject listener,
+                                                         jobjectArray error_out) {
+    (void)cls;
+    return files(env, store, names, paths, 0, JNI_FALSE, statuses_out, listener, error_out);
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_downloadFiles(
+    JNIEnv *env, jclass cls, jlong store, jobjectArray names, jobjectArray paths,
+    jboolean overwrite, jintArray statuses_out, jobject listener, jobjectArray error_out) {
+    (void)cls;
+    return files(env, store, names, paths, 1, overwrite, statuses_out, listener, error_out);
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_uploadDir(JNIEnv *env, jclass cls, jlong store,
+                                                       jbyteArray dir, jbyteArray prefix,
+                                                       jobject listener,
+                                                       jobjectArray error_out) {
+    (void)cls;
+    char *c_dir = c_string(env, dir);
+    char *c_prefix = (*env)->ExceptionCheck(env) ? NULL : c_string(env, prefix);
+    jint result = EXCEPTION_PENDING;
+    if (!(*env)->ExceptionCheck(env)) {
+        struct progress_target target = {env, listener};
+        s3os_status status = s3os_upload_dir(as_store(store), c_dir, c_prefix,
+                                             listener ? report_progress : NULL, &target);
+        result = outcome(env, status, error_out);
+    }
+    free(c_dir);
+    free(c_prefix);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_downloadPrefix(JNIEnv *env, jclass cls,
+                                                            jlong store, jbyteArray prefix,
+                                                            jbyteArray dir, jboolean overwrite,
+                                                            jobject listener,
+                                                            jobjectArray error_out) {
+    (void)cls;
+    char *c_prefix = c_string(env, prefix);
+    char *c_dir = (*env)->ExceptionCheck(env) ? NULL : c_string(env, dir);
+    jint result = EXCEPTION_PENDING;
+    if (!(*env)->ExceptionCheck(env)) {
+        struct progress_target target = {env, listener};
+        s3os_status status =
+            s3os_download_prefix(as_store(store), c_prefix, c_dir, overwrite == JNI_TRUE,
+                                 listener ? report_progress : NULL, &target);
+        result = outcome(env, status, error_out);
+    }
+    free(c_prefix);
+    free(c_dir);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_deleteObjects(JNIEnv *env, jclass cls, jlong store,
+                                                           jobjectArray names,
+                                                           jintArray statuses_out,
+                                                           jobjectArray error_out) {
+    (void)cls;
+    jsize count = 0;
+    char **c_names = c_strings(env, names, &count);
+    if (!c_names) return EXCEPTION_PENDING;
+    jint result = EXCEPTION_PENDING;
+    s3os_status *statuses = calloc((size_t)count + 1, sizeof *statuses);
+    if (statuses) {
+        s3os_status status = s3os_delete_objects(
+            as_store(store), (const char *const *)c_names, (size_t)count, statuses);
+        result = outcome(env, status, error_out);
+        set_statuses(env, statuses_out, statuses, count);
+    } else {
+        jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
+        if (oom) (*env)->ThrowNew(env, oom, "s3os: statuses for the C library");
+    }
+    free(statuses);
+    free_strings(c_names, count);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_deletePrefix(JNIEnv *env, jclass cls, jlong store,
+                                                          jbyteArray prefix,
+                                                          jlongArray deleted_out,
+                                                          jobjectArray error_out) {
+    (void)cls;
+    char *c_prefix = c_string(env, prefix);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    uint64_t deleted = 0;
+    jint result = outcome(env, s3os_delete_prefix(as_store(store), c_prefix, &deleted), error_out);
+    free(c_prefix);
+    jlong java_deleted = (jlong)deleted;
+    (*env)->SetLongArrayRegion(env, deleted_out, 0, 1, &java_deleted);
+    return result;
+}
+
+/* Hands a started transfer's handle to Java. */
+static jint started(JNIEnv *env, s3os_status status, s3os_transfer *transfer,
+                    jlongArray transfer_out, jobjectArray error_out) {
+    jint result = outcome(env, status, error_out);
+    if (result == S3OS_OK) {
+        jlong handle = (jlong)(intptr_t)transfer;
+        (*env)->SetLongArrayRegion(env, transfer_out, 0, 1, &handle);
+    }
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_startUpload(JNIEnv *env, jclass cls, jlong store,
+                                                         jbyteArray name, jbyteArray path,
+                                                         jlongArray transfer_out,
+                                                         jobjectArray error_out) {
+    (void)cls;
+    char *object_name = c_string(env, name);
+    char *file = (*env)->ExceptionCheck(env) ? NULL : c_string(env, path);
+    jint result = EXCEPTION_PENDING;
+    if (!(*env)->ExceptionCheck(env)) {
+        s3os_transfer *transfer = NULL;
+        s3os_status status = s3os_upload_file_start(as_store(store), object_name, file, &transfer);
+        result = started(env, status, transfer, transfer_out, error_out);
+    }
+    free(object_name);
+    free(file);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_startDownload(JNIEnv *env, jclass cls, jlong store,
+                                                           jbyteArray name, jbyteArray path,
+                                                           jboolean overwrite,
+                                                           jlongArray transfer_out,
+                                                           jobjectArray error_out) {
+    (void)cls;
+    char *object_name = c_string(env, name);
+    char *file = (*env)->ExceptionCheck(env) ? NULL : c_string(env, path);
+    jint result = EXCEPTION_PENDING;
+    if (!(*env)->ExceptionCheck(env)) {
+        s3os_transfer *transfer = NULL;
+        s3os_status status = s3os_download_file_start(as_store(store), object_name, file,
+                                                      overwrite == JNI_TRUE, &transfer);
+        result = started(env, status, transfer, transfer_out, error_out);
+    }
+    free(object_name);
+    free(file);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_transferProgress(JNIEnv *env, jclass cls,
+                                                              jlong transfer,
+                                                              jlongArray progress_out,
+                                                              jobjectArray error_out) {
+    (void)cls;
+    uint64_t done = 0, total = 0;
+    jint result = outcome(env, s3os_transfer_progress(as_transfer(transfer), &done, &total),
+                          error_out);
+    jlong values[2] = {(jlong)done, (jlong)total};
+    (*env)->SetLongArrayRegion(env, progress_out, 0, 2, values);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_transferWait(JNIEnv *env, jclass cls,
+                                                          jlong transfer, jlong timeout_millis,
+                                                          jobjectArray error_out) {
+    (void)cls;
+    return outcome(env, s3os_transfer_wait(as_transfer(transfer), (int64_t)timeout_millis),
+                   error_out);
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_transferCancel(JNIEnv *env, jclass cls,
+                                                            jlong transfer,
+                                                            jobjectArray error_out) {
+    (void)cls;
+    return outcome(env, s3os_transfer_cancel(as_transfer(transfer)), error_out);
+}
+
+JNIEXPORT void JNICALL Java_s3os_NativeStore_transferFree(JNIEnv *env, jclass cls,
+                                                          jlong transfer) {
+    (void)env;
+    (void)cls;
+    s3os_transfer_free(as_transfer(transfer));
+}

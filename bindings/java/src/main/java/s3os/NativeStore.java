@@ -69,6 +69,59 @@ final class NativeStore {
     /** Adds the names (UTF-8) of the objects starting with {@code prefix} to {@code names}. */
     static native int list(long store, byte[] prefix, List<byte[]> names, byte[][] errorOut);
 
+    static native int uploadFiles(
+            long store,
+            byte[][] names,
+            byte[][] paths,
+            int[] statusesOut,
+            ProgressListener listener,
+            byte[][] errorOut);
+
+    static native int downloadFiles(
+            long store,
+            byte[][] names,
+            byte[][] paths,
+            boolean overwrite,
+            int[] statusesOut,
+            ProgressListener listener,
+            byte[][] errorOut);
+
+    static native int uploadDir(
+            long store, byte[] dir, byte[] prefix, ProgressListener listener, byte[][] errorOut);
+
+    static native int downloadPrefix(
+            long store,
+            byte[] prefix,
+            byte[] dir,
+            boolean overwrite,
+            ProgressListener listener,
+            byte[][] errorOut);
+
+    static native int deleteObjects(
+            long store, byte[][] names, int[] statusesOut, byte[][] errorOut);
+
+    static native int deletePrefix(long store, byte[] prefix, long[] deletedOut, byte[][] errorOut);
+
+    static native int startUpload(
+            long store, byte[] name, byte[] path, long[] transferOut, byte[][] errorOut);
+
+    static native int startDownload(
+            long store,
+            byte[] name,
+            byte[] path,
+            boolean overwrite,
+            long[] transferOut,
+            byte[][] errorOut);
+
+    /** Stores bytes done and total in {@code progressOut[0]} and {@code progressOut[1]}. */
+    static native int transferProgress(long transfer, long[] progressOut, byte[][] errorOut);
+
+    static native int transferWait(long transfer, long timeoutMillis, byte[][] errorOut);
+
+    static native int transferCancel(long transfer, byte[][] errorOut);
+
+    static native void transferFree(long transfer);
+
     static native int uploadBytes(
             long store,
             byte[] name,

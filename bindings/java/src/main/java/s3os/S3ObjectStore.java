@@ -533,6 +533,234 @@ public final class S3ObjectStore implements AutoCloseable {
     }
 
     /**
+     * Uploads {@code files.get(i)} as object {@code names.get(i)} for every i, up to
+     * {@code max_objects_in_flight} objects at a time within one bound on memory. One failing
+     * does not stop the others.
+     *
+     * @param names the objects' names, relative to the store's prefix
+     * @param files the files, as many as names
+     * @param listener receives the progress of all files together and may cancel; may be null
+     * @throws BatchException once all have finished, if any failed (a cancellation too): its
+     *     status is the first failed object's, {@link BatchException#getItemStatuses()} every
+     *     object's
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if a list is null, holds a null or invalid element, or
+     *     the lists differ in length
+     * @throws IllegalStateException if the store is closed
+     */
+    public void uploadFiles(List<String> names, List<Path> files, ProgressListener listener)
+            throws IOException {
+        byte[][] nameBytes = utf8All(names, "names");
+        byte[][] pathBytes = pathsAll(files, names.size());
+        int[] statuses = new int[nameBytes.length];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.uploadFiles(
+                    store, nameBytes, pathBytes, statuses, listener, errorOut);
+        } finally {
+            release();
+        }
+        checkBatch(status, errorOut, names, statuses, files);
+    }
+
+    /**
+     * Downloads object {@code names.get(i)} to {@code files.get(i)} for every i, each as
+     * {@link #downloadObject} does it, many at a time. One failing does not stop the others.
+     *
+     * @param names the objects' names, relative to the store's prefix
+     * @param files where to store them, as many as names
+     * @param overwrite whether existing files may be replaced
+     * @param listener receives the progress of all objects together (the total grows as their
+     *     sizes become known) and may cancel; may be null
+     * @throws BatchException once all have finished, if any failed (see {@link #uploadFiles})
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException as for {@link #uploadFiles}
+     * @throws IllegalStateException if the store is closed
+     */
+    public void downloadFiles(
+            List<String> names, List<Path> files, boolean overwrite, ProgressListener listener)
+            throws IOException {
+        byte[][] nameBytes = utf8All(names, "names");
+        byte[][] pathBytes = pathsAll(files, names.size());
+        int[] statuses = new int[nameBytes.length];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.downloadFiles(
+                    store, nameBytes, pathBytes, overwrite, statuses, listener, errorOut);
+        } finally {
+            release();
+        }
+        checkBatch(status, errorOut, names, statuses, files);
+    }
+
+    /**
+     * Uploads every regular file under {@code dir} (recursively; symbolic links are not
+     * followed) as {@code <prefix>/<relative path>}.
+     *
+     * @param dir the folder to upload
+     * @param prefix the folder of objects to upload it to, relative to the store's prefix
+     * @param listener receives the progress of all files together and may cancel; may be null
+     * @throws IOException the exception of the first file that failed (the message counts the
+     *     failures), or as described in the class documentation
+     * @throws IllegalArgumentException if an argument is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public void uploadDir(Path dir, String prefix, ProgressListener listener) throws IOException {
+        byte[] dirBytes = NativeStore.utf8(nativePath(dir), "dir");
+        byte[] prefixBytes = NativeStore.utf8(prefix, "prefix");
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.uploadDir(store, dirBytes, prefixBytes, listener, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, prefix, dir.toString());
+    }
+
+    /**
+     * Downloads every object under the folder {@code prefix} into the same relative paths
+     * under {@code dir}. Objects whose names would leave {@code dir} ({@code ..}, absolute,
+     * through a symbolic link) are refused ({@link IllegalArgumentException}) and nothing is
+     * written for them; the others go on.
+     *
+     * @param prefix the folder of objects, relative to the store's prefix
+     * @param dir the local folder
+     * @param overwrite whether existing files may be replaced
+     * @param listener receives the progress of all objects together and may cancel; may be null
+     * @throws IOException the exception of the first object that failed, or as described in
+     *     the class documentation
+     * @throws IllegalArgumentException if an argument is null or not valid, or an object's
+     *     name would leave {@code dir}
+     * @throws IllegalStateException if the store is closed
+     */
+    public void downloadPrefix(String prefix, Path dir, boolean overwrite, ProgressListener listener)
+            throws IOException {
+        byte[] prefixBytes = NativeStore.utf8(prefix, "prefix");
+        byte[] dirBytes = NativeStore.utf8(nativePath(dir), "dir");
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.downloadPrefix(
+                    store, prefixBytes, dirBytes, overwrite, listener, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, prefix, dir.toString());
+    }
+
+    /**
+     * Deletes the objects with S3's DeleteObjects (1,000 per request); missing ones count as
+     * deleted.
+     *
+     * @param names the objects' names, relative to the store's prefix
+     * @throws BatchException if any could not be deleted
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if the list is null or holds a null or invalid name
+     * @throws IllegalStateException if the store is closed
+     */
+    public void removeObjects(List<String> names) throws IOException {
+        byte[][] nameBytes = utf8All(names, "names");
+        int[] statuses = new int[nameBytes.length];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.deleteObjects(store, nameBytes, statuses, errorOut);
+        } finally {
+            release();
+        }
+        checkBatch(status, errorOut, names, statuses, null);
+    }
+
+    /**
+     * Deletes every object under the folder {@code prefix}.
+     *
+     * @param prefix the folder, relative to the store's prefix; must not be empty
+     * @return the number of objects deleted
+     * @throws IOException as described in the class documentation
+     * @throws IllegalArgumentException if {@code prefix} is null, empty or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public long removePrefix(String prefix) throws IOException {
+        byte[] prefixBytes = NativeStore.utf8(prefix, "prefix");
+        long[] deletedOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.deletePrefix(store, prefixBytes, deletedOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, prefix, null);
+        return deletedOut[0];
+    }
+
+    /**
+     * Starts uploading {@code file} as object {@code name} in the background and returns at
+     * once. Failures of the upload itself are thrown by {@link Transfer#await}.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param file the file to upload
+     * @return the running transfer, to close when done with it
+     * @throws IOException if the transfer could not be started
+     * @throws IllegalArgumentException if an argument is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public Transfer startUploadObject(String name, Path file) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        byte[] pathBytes = NativeStore.utf8(nativePath(file), "file");
+        long[] transferOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.startUpload(store, nameBytes, pathBytes, transferOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, file.toString());
+        return new Transfer(transferOut[0], name, file.toString());
+    }
+
+    /**
+     * Starts downloading object {@code name} to {@code file} in the background (as
+     * {@link #downloadObject} does it) and returns at once.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param file where to store the object
+     * @param overwrite whether an existing {@code file} may be replaced
+     * @return the running transfer, to close when done with it
+     * @throws IOException if the transfer could not be started
+     * @throws IllegalArgumentException if an argument is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public Transfer startDownloadObject(String name, Path file, boolean overwrite)
+            throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        byte[] pathBytes = NativeStore.utf8(nativePath(file), "file");
+        long[] transferOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.startDownload(
+                    store, nameBytes, pathBytes, overwrite, transferOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, file.toString());
+        return new Transfer(transferOut[0], name, file.toString());
+    }
+
+    /**
      * Releases the native store and its connections, after waiting for the calls running on
      * other threads to return. Calls made afterwards throw {@link IllegalStateException};
      * closing again does nothing.
@@ -588,6 +816,52 @@ public final class S3ObjectStore implements AutoCloseable {
 
     private IllegalStateException closed() {
         return new IllegalStateException("the store for bucket " + bucket + " is closed");
+    }
+
+    private static byte[][] utf8All(List<String> values, String what) {
+        if (values == null) {
+            throw new IllegalArgumentException(what + " must not be null");
+        }
+        byte[][] encoded = new byte[values.size()][];
+        for (int i = 0; i < encoded.length; i++) {
+            encoded[i] = NativeStore.utf8(values.get(i), what + "[" + i + "]");
+        }
+        return encoded;
+    }
+
+    private static byte[][] pathsAll(List<Path> files, int count) {
+        if (files == null) {
+            throw new IllegalArgumentException("files must not be null");
+        }
+        if (files.size() != count) {
+            throw new IllegalArgumentException(
+                    "names and files differ in length (" + count + " and " + files.size() + ")");
+        }
+        byte[][] encoded = new byte[count][];
+        for (int i = 0; i < count; i++) {
+            encoded[i] = NativeStore.utf8(nativePath(files.get(i)), "files[" + i + "]");
+        }
+        return encoded;
+    }
+
+    /** Throws {@link BatchException} for a call on many objects that did not succeed. */
+    private static void checkBatch(
+            int status, byte[][] errorOut, List<String> names, int[] statuses, List<Path> files)
+            throws BatchException {
+        if (status == NativeStore.OK) {
+            return;
+        }
+        String message = NativeStore.string(errorOut[0]);
+        int first = 0;
+        while (first < statuses.length && statuses[first] == NativeStore.OK) {
+            first++;
+        }
+        String object = first < names.size() ? names.get(first) : null;
+        String file = files != null && first < files.size() ? files.get(first).toString() : null;
+        BatchException failure = new BatchException(
+                status, NativeStore.string(NativeStore.statusName(status)), message, names, statuses);
+        failure.initCause(NativeStore.exceptionFor(status, message, object, file));
+        throw failure;
     }
 
     /** The path the library opens: absolute, resolved as java.io and java.nio resolve it. */

@@ -46,6 +46,12 @@ public class S3osException extends IOException {
      * {@link BufferTooSmallException}.
      */
     public static final int BUFFER_TOO_SMALL = 11;
+    /**
+     * {@code S3OS_IN_PROGRESS}: a background transfer was still running when a wait for it
+     * ended; {@link Transfer#await(long, java.util.concurrent.TimeUnit)} reports it by
+     * returning false.
+     */
+    public static final int IN_PROGRESS = 12;
 
     private final int status;
     private final String statusName;
