@@ -110,6 +110,11 @@ fn hex_bytes(hex: &str) -> Option<[u8; 16]> {
 /// came may survive it (S3 documents this), so the upload is looked up again afterwards and
 /// aborted once more while it still lists parts.
 pub async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
+    log_debug!(
+        "aborting multipart upload {upload_id} of {} after: {}",
+        job.uri(),
+        cause.message()
+    );
     let mut aborted = abort_once(job, upload_id).await;
     for pause_ms in [100, 400] {
         if aborted.is_err() || !still_has_parts(job, upload_id).await {
@@ -120,12 +125,19 @@ pub async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
     }
     match aborted {
         Ok(_) => cause,
-        Err(e) => Error::new(
+        Err(e) => {
+            log_error!(
+                "aborting multipart upload {upload_id} of {} failed; its parts may remain on the server: {}",
+                job.uri(),
+                e.message()
+            );
+            Error::new(
             cause.kind(),
             format!(
                 "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {e}"
             ),
-        ),
+        )
+        }
     }
 }
 

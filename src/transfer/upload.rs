@@ -50,7 +50,12 @@ where
     loop {
         match send().await {
             Err(err) if err.kind() == ErrorKind::Integrity && attempt < job.max_attempts => {
-                attempt += 1
+                attempt += 1;
+                log_warn!(
+                    "sending again (attempt {attempt} of {}) after: {}",
+                    job.max_attempts,
+                    err.message()
+                );
             }
             outcome => return outcome,
         }
@@ -130,6 +135,13 @@ async fn upload_multipart<S: Source>(
             )
         })?
         .to_string();
+    log_debug!(
+        "{what}: {} bytes in {} parts of {} bytes, {} at a time (multipart upload {upload_id})",
+        plan.len,
+        plan.count,
+        plan.part_size,
+        job.settings.max_concurrency.min(plan.count.max(1) as usize)
+    );
 
     let completed = Arc::new(Mutex::new(vec![None; to_usize(plan.count)?]));
     let sent = {
@@ -216,6 +228,7 @@ async fn upload_part<S: Source>(
     what: &str,
 ) -> Result<SentPart> {
     let (offset, len) = plan.part(index);
+    let started = std::time::Instant::now();
     let body = source.read_at(offset, to_usize(len)?).await?;
     let part_number =
         i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
@@ -236,6 +249,11 @@ async fn upload_part<S: Source>(
         )
     })
     .await?;
+    log_trace!(
+        "{what}: part {part_number} of {} ({len} bytes) stored in {:.1} ms",
+        plan.count,
+        started.elapsed().as_secs_f64() * 1e3
+    );
     Ok(SentPart {
         completed: CompletedPart::builder()
             .part_number(part_number)
