@@ -59,6 +59,8 @@ pub struct KeyRing {
     minted: AtomicU64,
     /// Requests refused because their key had expired.
     expired_refusals: AtomicU64,
+    /// Keys that authenticated a request, in the order first seen.
+    used: Mutex<Vec<String>>,
 }
 
 impl KeyRing {
@@ -102,6 +104,11 @@ impl KeyRing {
     pub fn expired_refusals(&self) -> u64 {
         self.expired_refusals.load(Ordering::Relaxed)
     }
+
+    /// The keys that authenticated requests, each once, in the order first seen.
+    pub fn used(&self) -> Vec<String> {
+        self.used.lock().unwrap().clone()
+    }
 }
 
 #[async_trait::async_trait]
@@ -110,6 +117,10 @@ impl S3Auth for KeyRing {
         let keys = self.keys.lock().unwrap();
         match keys.get(access_key) {
             Some((secret, expires)) if expires.is_none_or(|at| Instant::now() < at) => {
+                let mut used = self.used.lock().unwrap();
+                if !used.iter().any(|key| key == access_key) {
+                    used.push(access_key.to_string());
+                }
                 Ok(SecretKey::from(secret.as_str()))
             }
             Some(_) => {
