@@ -125,7 +125,7 @@ fn environment() -> &'static Environment {
             }
         };
         let file = std::env::var_os("S3OS_LOG_FILE")
-            .filter(|_| level > 0)
+            .filter(|path| level > 0 && !path.is_empty())
             .and_then(|path| {
                 match File::options().create(true).append(true).open(&path) {
                     Ok(file) => Some(file),
