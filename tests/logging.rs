@@ -96,7 +96,8 @@ fn trace_lines_tell_everything_but_secrets() {
     env.set("AWS_ACCESS_KEY_ID", &minted.access_key_id)
         .set("AWS_SECRET_ACCESS_KEY", &minted.secret_access_key)
         .set("AWS_SESSION_TOKEN", &minted.session_token)
-        .set("S3OS_LOG", "trace");
+        .set("S3OS_LOG", "trace")
+        .unset("S3OS_LOG_FILE");
     let proxy_url = proxy.url(Some((PROXY_USER, PROXY_PASSWORD_ENCODED)));
     let common = [
         ("region_name", "us-east-1"),
@@ -224,6 +225,7 @@ fn the_level_chooses_the_lines_and_s3os_log_file_their_file() {
     let file = write_file(&dir, "data.bin", &pattern(100 * 1024, 1));
     let settings: Vec<String> = settings_args(&server);
     let mut env = Environment::new();
+    env.unset("S3OS_LOG").unset("S3OS_LOG_FILE");
 
     let quiet = env.roundtrip(&file, "levels/a", &settings);
     quiet.expect_verified();

@@ -68,9 +68,10 @@ impl Run {
     }
 }
 
-/// A child's environment: nothing of the test's own except PATH; HOME is an empty scratch
-/// directory (no ~/.aws), instance metadata is off and nothing goes through a proxy unless a
-/// test says otherwise.
+/// A child's environment: nothing of the test's own except PATH, and `S3OS_LOG` with
+/// `S3OS_LOG_FILE` (so that the log of a test run covers its children too); HOME is an empty
+/// scratch directory (no ~/.aws), instance metadata is off and nothing goes through a proxy
+/// unless a test says otherwise.
 pub struct Environment {
     vars: Vec<(String, String)>,
     pub home: PathBuf,
@@ -87,8 +88,10 @@ impl Environment {
             .set("PATH", &std::env::var("PATH").unwrap_or_default())
             .set("HOME", home.to_str().unwrap())
             .set("AWS_EC2_METADATA_DISABLED", "true");
-        if let Ok(python) = std::env::var("S3OS_PYTHON") {
-            environment.set("S3OS_PYTHON", &python);
+        for inherited in ["S3OS_PYTHON", "S3OS_LOG", "S3OS_LOG_FILE"] {
+            if let Ok(value) = std::env::var(inherited) {
+                environment.set(inherited, &value);
+            }
         }
         environment
     }
