@@ -311,6 +311,9 @@ enum Message {
 struct Delivery {
     pid: u32,
     queue: SyncSender<Message>,
+    /// Orders the switches made outside the delivery thread, so that the sink in place and
+    /// the level the library logs at always belong to the same call.
+    switching: Mutex<()>,
 }
 
 static DELIVERY: AtomicPtr<Delivery> = AtomicPtr::new(std::ptr::null_mut());
@@ -345,7 +348,11 @@ fn start_delivery() -> std::io::Result<&'static Delivery> {
             }
         }
         let (queue, lines) = mpsc::sync_channel(QUEUE_LINES);
-        let fresh: *mut Delivery = Box::leak(Box::new(Delivery { pid, queue }));
+        let fresh: *mut Delivery = Box::leak(Box::new(Delivery {
+            pid,
+            queue,
+            switching: Mutex::new(()),
+        }));
         if DELIVERY
             .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
@@ -406,6 +413,10 @@ fn call(registration: &Registration, level: Level, text: &str) {
 pub fn set_sink(sink: Option<(Sink, Level)>) -> std::io::Result<()> {
     let delivery = start_delivery()?;
     let on_delivery_thread = ON_DELIVERY_THREAD.with(|on| on.get());
+    // Not on the delivery thread itself: a switch made there must not wait for one that waits
+    // for the delivery thread.
+    let _switching =
+        (!on_delivery_thread).then(|| delivery.switching.lock().unwrap_or_else(|p| p.into_inner()));
     let (done, finished) = mpsc::sync_channel(1);
     let done = (!on_delivery_thread).then_some(done);
     match sink {
