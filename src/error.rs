@@ -88,6 +88,13 @@ impl Error {
         self
     }
 
+    /// Replaces every secret the library has seen (keys and tokens of credential sources,
+    /// proxy passwords) with `***`.
+    pub fn redact_known(mut self) -> Self {
+        self.message = crate::log::scrub(std::mem::take(&mut self.message));
+        self
+    }
+
     /// Builds an error from an SDK failure of operation `what` (which names the bucket and key).
     pub fn from_sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> Self
     where

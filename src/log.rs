@@ -277,7 +277,8 @@ pub fn register_secret(secret: &str) {
     list.push_back(secret.to_string());
 }
 
-fn scrub(mut message: String) -> String {
+/// `message` with every remembered secret replaced by `***`.
+pub fn scrub(mut message: String) -> String {
     let list = secrets_for_this_process()
         .list
         .lock()

@@ -28,6 +28,8 @@ struct Inner {
     client: Client,
     config: Config,
     credentials: Sources,
+    /// The configuration's keys and the proxies' passwords, kept out of every message.
+    secrets: Vec<String>,
     /// The process that created the client: its connections belong to that process's runtime.
     pid: u32,
 }
@@ -52,7 +54,9 @@ impl Store {
             ));
         }
         let network = crate::net::for_store(&config)?;
-        for secret in config.secrets().iter().chain(&network.secrets) {
+        let mut secrets = config.secrets();
+        secrets.extend(network.secrets.iter().cloned());
+        for secret in &secrets {
             crate::log::register_secret(secret);
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -127,6 +131,7 @@ impl Store {
                 client: Client::from_conf(builder.build()),
                 config,
                 credentials,
+                secrets,
                 pid: std::process::id(),
             }),
         })
@@ -156,8 +161,8 @@ impl Store {
         Ok(())
     }
 
-    fn secrets(&self) -> Vec<String> {
-        self.inner.config.secrets()
+    fn secrets(&self) -> &[String] {
+        &self.inner.secrets
     }
 
     /// Scrubs credentials out of any error leaving the store, and says where the
@@ -165,9 +170,9 @@ impl Store {
     /// credentials, not these).
     fn clean<T>(&self, result: Result<T>) -> Result<T> {
         result.map_err(|e| {
-            let secrets = self.secrets();
-            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            let e = e.redact(&refs);
+            let refs: Vec<&str> = self.secrets().iter().map(String::as_str).collect();
+            // Also those of the credentials sources handed out (temporary keys, tokens).
+            let e = e.redact(&refs).redact_known();
             match self.inner.credentials.current() {
                 Some(source)
                     if e.kind() == ErrorKind::PermissionDenied
