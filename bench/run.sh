@@ -13,6 +13,7 @@
 #   --no-build          reuse the existing builds
 #   --server-cpu N / --client-cpus LIST   CPU pinning (default: server on the last core,
 #                                         clients on the others)
+#   --https / --https-only                also / only over HTTPS (TLS terminated by the server)
 #
 # Builds libs3os.so, the server (bench/server) and bench/s3os_bench.c, pip-installs missing
 # Python peers (skipping any that cannot install or run), prints one table per workload and

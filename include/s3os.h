@@ -111,6 +111,22 @@ typedef enum s3os_status {
 } s3os_status;
 
 /**
+ * How much the library logs; each level includes those before it. Lines at `S3OS_LOG_WARN`
+ * and above point at trouble (a retry and its cause, certificates left unverified); at
+ * `S3OS_LOG_INFO` every store's settings, every credential resolution and every finished
+ * transfer with its timing; at `S3OS_LOG_DEBUG` every request attempt, connection and part
+ * plan; at `S3OS_LOG_TRACE` every part and proxy exchange. No line ever contains a secret
+ * key, session token, signature or proxy password.
+ */
+typedef enum s3os_log_level {
+  S3OS_LOG_ERROR = 1,
+  S3OS_LOG_WARN = 2,
+  S3OS_LOG_INFO = 3,
+  S3OS_LOG_DEBUG = 4,
+  S3OS_LOG_TRACE = 5,
+} s3os_log_level;
+
+/**
  * A store configuration being built: create with `s3os_config_new`, adjust with
  * `s3os_config_set`, release with `s3os_config_free`.
  */
@@ -179,6 +195,12 @@ typedef int (*s3os_progress_fn)(uint64_t bytes_done, uint64_t bytes_total, void 
  */
 typedef int (*s3os_list_fn)(const char *object_name, uint64_t size, void *user_data);
 
+/**
+ * Receives one log line: its level and its text (UTF-8, one line without a line break, no
+ * timestamp). `message` is valid only during the call: copy it to keep it.
+ */
+typedef void (*s3os_log_fn)(enum s3os_log_level level, const char *message, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -198,11 +220,18 @@ struct s3os_config *s3os_config_new(const char *bucket);
  * (bytes, or with KiB/MiB/GiB), max_concurrency, request_checksum_calculation and
  * response_checksum_validation (when_supported|when_required), multipart_checksum_type
  * (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
- * bodies are covered by the signature; auto signs over http:// only), fsync_downloads
- * (true|false: flush downloaded files to stable storage before and after the rename),
- * max_objects_in_flight (objects moved at once by the many-object calls, 1-1024),
- * confirm_size_with_head (true|false: a HEAD confirms the size of a download that comes in
- * one GET without a checksum).
+ * bodies are covered by the signature; auto signs over http://, and over https:// when
+ * certificates are not verified), fsync_downloads (true|false: flush downloaded files to
+ * stable storage before and after the rename), max_objects_in_flight (objects moved at once
+ * by the many-object calls, 1-1024), confirm_size_with_head (true|false: a HEAD confirms the
+ * size of a download that comes in one GET without a checksum), ca_bundle (path of a PEM file
+ * whose certificates are then the only trusted roots; default: the `AWS_CA_BUNDLE`
+ * environment variable, else the system's authorities), verify_tls (true|false; false accepts
+ * any certificate for any host name: INSECURE, for development stores only), proxy_url
+ * (http://[user:password@]host:port for every request, overriding `HTTPS_PROXY`,
+ * `HTTP_PROXY` and `ALL_PROXY`; `none` disables proxies; default: those variables, as curl
+ * reads them), no_proxy (comma-separated hosts, domains and networks reached directly,
+ * overriding `NO_PROXY`).
  * An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
  */
 enum s3os_status s3os_config_set(struct s3os_config *cfg, const char *key, const char *value);
@@ -214,8 +243,13 @@ void s3os_config_free(struct s3os_config *cfg);
 
 /**
  * Creates a store from `cfg` (which stays owned by the caller and may be freed right after).
- * Credentials and region not set in `cfg` come from the standard AWS chain. On success
- * `*out_store` receives the store; on failure it is set to NULL.
+ * Credentials and region not set in `cfg` come from the standard AWS chain: environment
+ * variables (skipped when `profile_name` is set, as in boto3), the profile of the shared
+ * config and credentials files (static keys, credential_process, SSO, roles), a web identity
+ * token, the ECS container endpoint, EC2 instance metadata; credentials that expire are
+ * fetched again before they do. A CA bundle that cannot be read returns
+ * `S3OS_INVALID_ARGUMENT`. On success `*out_store` receives the store; on failure it is set
+ * to NULL.
  */
 enum s3os_status s3os_store_new(const struct s3os_config *cfg, struct s3os_store **out_store);
 
@@ -669,6 +703,30 @@ enum s3os_status s3os_transfer_item_statuses(struct s3os_transfer *transfer,
  * cleaned up. NULL is ignored. No other call on the handle may be running or follow.
  */
 void s3os_transfer_free(struct s3os_transfer *transfer);
+
+/**
+ * Routes the library's log lines at `level` (an `s3os_log_level`) and above to `callback`
+ * instead of where `S3OS_LOG` sends them (stderr, or the file `S3OS_LOG_FILE` names); a NULL
+ * `callback` routes them back (`level` is then ignored). Without either, nothing is logged
+ * and lines are not even formatted. Returns `S3OS_INVALID_ARGUMENT` for a `level` that is not
+ * an `s3os_log_level`.
+ *
+ * - Thread: `callback` is called on a thread of the library's own ("s3os-log"), never on a
+ *   transfer's threads or the caller's, one line at a time and in the order the lines were
+ *   logged: it needs no locking of its own, and a slow or blocking callback cannot stall a
+ *   transfer. Lines that arrive while more than 16384 wait are dropped; the callback is then
+ *   told how many (at `S3OS_LOG_WARN`).
+ * - Re-entrancy: `callback` may call any s3os function, this one included; lines those calls
+ *   log are delivered after it returns.
+ * - Lifetime: `message` is valid only during the call. `user_data` must stay valid until the
+ *   callback is replaced or unset. When this function returns, every line logged before it
+ *   was called has been delivered to the previous callback, which is then never called again
+ *   and may be freed with its `user_data`. Called from within a callback, it returns at once
+ *   and the switch happens after that callback returns.
+ * - fork(): a child process starts without the parent's callback (its log thread does not
+ *   exist there); lines go where `S3OS_LOG` says until the child sets one.
+ */
+enum s3os_status s3os_set_log_callback(s3os_log_fn callback, int level, void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

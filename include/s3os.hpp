@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <ios>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
@@ -1027,6 +1028,80 @@ private:
 
     std::unique_ptr<s3os_store, detail::StoreDeleter> handle_;
 };
+
+// ---- The library's log ----------------------------------------------------------------------
+
+/// How much the library logs (s3os_log_level); each level includes those before it: Warn adds
+/// retries and their causes, Info every store's settings, credential resolution and finished
+/// transfer, Debug every request attempt, connection and part plan, Trace every part.
+enum class LogLevel : int {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+};
+
+/// Receives one line of the library's log: its level and its text (one line, no timestamp),
+/// valid only during the call.
+using LogHandler = std::function<void(LogLevel level, std::string_view message)>;
+
+namespace detail {
+
+struct LogRouting {
+    /// Serialises set_log_handler: each call's handler is in place, and the one it replaced
+    /// freed, before the next call starts.
+    std::mutex order;
+    std::unique_ptr<LogHandler> current;
+};
+
+inline LogRouting& log_routing() {
+    static LogRouting routing;
+    return routing;
+}
+
+/// Set while a handler runs on the library's log thread.
+inline thread_local bool in_log_handler = false;
+
+inline void log_trampoline(s3os_log_level level, const char* message, void* user_data) noexcept {
+    in_log_handler = true;
+    try {
+        (*static_cast<LogHandler*>(user_data))(static_cast<LogLevel>(level),
+                                                std::string_view(message));
+    } catch (...) {
+        // A log line has nowhere to report a failure to: it is dropped.
+    }
+    in_log_handler = false;
+}
+
+}  // namespace detail
+
+/// Routes the library's log lines at `level` and above to `handler`, or, with an empty
+/// handler, back to where S3OS_LOG sends them (stderr, or S3OS_LOG_FILE).
+///
+/// The handler runs on a thread of the library's own, one line at a time, in order, never on
+/// a transfer's threads: it needs no locking against itself, and a slow handler cannot stall a
+/// transfer (lines beyond 16384 waiting are dropped, and counted in a warning). An exception
+/// it throws is caught and the line dropped. It may call the library, except this function:
+/// called from a handler, set_log_handler throws InvalidArgument. When set_log_handler
+/// returns, every line logged before it was called has reached the previous handler, which
+/// has been destroyed.
+inline void set_log_handler(LogHandler handler, LogLevel level = LogLevel::Info) {
+    if (detail::in_log_handler) {
+        throw InvalidArgument(S3OS_INVALID_ARGUMENT,
+                              "s3os::set_log_handler: cannot be called from a log handler");
+    }
+    detail::LogRouting& routing = detail::log_routing();
+    std::unique_ptr<LogHandler> next;
+    if (handler) {
+        next = std::make_unique<LogHandler>(std::move(handler));
+    }
+    std::lock_guard<std::mutex> guard(routing.order);
+    detail::check(s3os_set_log_callback(next ? &detail::log_trampoline : nullptr,
+                                        static_cast<int>(level), next.get()));
+    // The previous handler has had its last line: it goes.
+    routing.current = std::move(next);
+}
 
 }  // namespace s3os
 

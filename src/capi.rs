@@ -24,6 +24,8 @@ mod batch;
 mod transfer;
 pub use batch::*;
 pub use transfer::*;
+mod logging;
+pub use logging::*;
 
 /// The major version of the library this header describes. With the minor and patch numbers
 /// and `S3OS_VERSION_STRING` it lets a program compare, at compile time, the header it was
@@ -107,11 +109,18 @@ pub unsafe extern "C" fn s3os_config_new(bucket: *const c_char) -> *mut s3os_con
 /// (bytes, or with KiB/MiB/GiB), max_concurrency, request_checksum_calculation and
 /// response_checksum_validation (when_supported|when_required), multipart_checksum_type
 /// (full_object|composite), canned_acl, payload_signing (auto|always|never: whether upload
-/// bodies are covered by the signature; auto signs over http:// only), fsync_downloads
-/// (true|false: flush downloaded files to stable storage before and after the rename),
-/// max_objects_in_flight (objects moved at once by the many-object calls, 1-1024),
-/// confirm_size_with_head (true|false: a HEAD confirms the size of a download that comes in
-/// one GET without a checksum).
+/// bodies are covered by the signature; auto signs over http://, and over https:// when
+/// certificates are not verified), fsync_downloads (true|false: flush downloaded files to
+/// stable storage before and after the rename), max_objects_in_flight (objects moved at once
+/// by the many-object calls, 1-1024), confirm_size_with_head (true|false: a HEAD confirms the
+/// size of a download that comes in one GET without a checksum), ca_bundle (path of a PEM file
+/// whose certificates are then the only trusted roots; default: the `AWS_CA_BUNDLE`
+/// environment variable, else the system's authorities), verify_tls (true|false; false accepts
+/// any certificate for any host name: INSECURE, for development stores only), proxy_url
+/// (http://[user:password@]host:port for every request, overriding `HTTPS_PROXY`,
+/// `HTTP_PROXY` and `ALL_PROXY`; `none` disables proxies; default: those variables, as curl
+/// reads them), no_proxy (comma-separated hosts, domains and networks reached directly,
+/// overriding `NO_PROXY`).
 /// An unknown key or bad value returns `S3OS_INVALID_ARGUMENT` and leaves `cfg` unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_config_set(
@@ -134,8 +143,13 @@ pub unsafe extern "C" fn s3os_config_free(cfg: *mut s3os_config) {
 }
 
 /// Creates a store from `cfg` (which stays owned by the caller and may be freed right after).
-/// Credentials and region not set in `cfg` come from the standard AWS chain. On success
-/// `*out_store` receives the store; on failure it is set to NULL.
+/// Credentials and region not set in `cfg` come from the standard AWS chain: environment
+/// variables (skipped when `profile_name` is set, as in boto3), the profile of the shared
+/// config and credentials files (static keys, credential_process, SSO, roles), a web identity
+/// token, the ECS container endpoint, EC2 instance metadata; credentials that expire are
+/// fetched again before they do. A CA bundle that cannot be read returns
+/// `S3OS_INVALID_ARGUMENT`. On success `*out_store` receives the store; on failure it is set
+/// to NULL.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_store_new(
     cfg: *const s3os_config,

@@ -135,6 +135,66 @@ pub struct Config {
     pub fsync_downloads: bool,
     /// Confirm with a HEAD the size of a download that comes in one GET without a checksum.
     pub confirm_size_with_head: bool,
+    /// A PEM file whose certificates are the only trusted roots (`ca_bundle`, or
+    /// `AWS_CA_BUNDLE` through [`Config::with_environment`]); the system's roots otherwise.
+    pub ca_bundle: Option<CaBundle>,
+    /// Whether server certificates are verified at all (`verify_tls`; insecure when false).
+    pub verify_tls: bool,
+    /// Which proxy requests go through (`proxy_url`).
+    pub proxy: ProxySetting,
+    /// Hosts reached directly whatever the proxy (`no_proxy`, overriding `NO_PROXY`).
+    pub no_proxy: Option<String>,
+}
+
+/// Where trusted certificates come from, and which setting named them (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaBundle {
+    pub path: String,
+    /// `"ca_bundle"` or `"AWS_CA_BUNDLE"`.
+    pub origin: &'static str,
+}
+
+/// The proxy a store's requests go through.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ProxySetting {
+    /// As the environment says (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY` and
+    /// their lowercase forms), as curl and boto3 read it. The default.
+    FromEnvironment,
+    /// Never through a proxy (`proxy_url=none`).
+    Disabled,
+    /// Every request through this proxy (`proxy_url`), whatever the environment says.
+    Url(ProxyUrl),
+}
+
+/// A proxy's address as `proxy_url` gives it, with its credentials kept apart so that the
+/// address can be shown anywhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    /// `http://host:port` or `https://host:port`, without credentials.
+    pub address: String,
+    /// The user name and password of `user:password@`, percent-decoded.
+    pub credentials: Option<(String, String)>,
+    /// The `user:password` part exactly as written, for scrubbing it out of messages.
+    written_credentials: Option<String>,
+}
+
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxySetting::FromEnvironment => f.write_str("FromEnvironment"),
+            ProxySetting::Disabled => f.write_str("Disabled"),
+            ProxySetting::Url(url) => write!(
+                f,
+                "Url({}{})",
+                url.address,
+                if url.credentials.is_some() {
+                    " with credentials"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
 }
 
 /// The canned ACLs S3 defines.
@@ -174,6 +234,10 @@ pub const KEYS: &[&str] = &[
     "fsync_downloads",
     "max_objects_in_flight",
     "confirm_size_with_head",
+    "ca_bundle",
+    "verify_tls",
+    "proxy_url",
+    "no_proxy",
 ];
 
 impl Config {
@@ -213,6 +277,10 @@ impl Config {
             payload_signing: PayloadSigning::Auto,
             fsync_downloads: true,
             confirm_size_with_head: false,
+            ca_bundle: None,
+            verify_tls: true,
+            proxy: ProxySetting::FromEnvironment,
+            no_proxy: None,
         })
     }
 
@@ -295,6 +363,20 @@ impl Config {
                     .ok_or_else(|| bad_value(key, "a whole number from 1 to 1024"))?
             }
             "confirm_size_with_head" => self.confirm_size_with_head = parse_bool(key, value)?,
+            "ca_bundle" => {
+                self.ca_bundle = Some(CaBundle {
+                    path: non_empty(key, value)?,
+                    origin: "ca_bundle",
+                })
+            }
+            "verify_tls" => self.verify_tls = parse_bool(key, value)?,
+            "proxy_url" => {
+                self.proxy = match value {
+                    "none" => ProxySetting::Disabled,
+                    _ => ProxySetting::Url(ProxyUrl::parse(value)?),
+                }
+            }
+            "no_proxy" => self.no_proxy = Some(value.to_string()),
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown configuration key {key:?}; known keys: {}",
@@ -307,7 +389,7 @@ impl Config {
 
     /// The secrets this configuration holds, for scrubbing them out of messages.
     pub fn secrets(&self) -> Vec<String> {
-        [
+        let mut secrets: Vec<String> = [
             &self.secret_access_key,
             &self.session_token,
             &self.access_key_id,
@@ -315,11 +397,27 @@ impl Config {
         .into_iter()
         .flatten()
         .cloned()
-        .collect()
+        .collect();
+        if let ProxySetting::Url(url) = &self.proxy {
+            secrets.extend(url.secrets());
+        }
+        secrets
     }
 
-    /// Applies Composer's environment fallbacks (`S3_ENDPOINT_URL`, `S3_CANNED_ACL`) to unset knobs.
+    /// Applies the environment's fallbacks to unset knobs: Composer's `S3_ENDPOINT_URL` and
+    /// `S3_CANNED_ACL`, and boto3's `AWS_CA_BUNDLE`.
     pub fn with_environment(mut self) -> Result<Config> {
+        if self.ca_bundle.is_none() {
+            if let Some(path) = std::env::var("AWS_CA_BUNDLE")
+                .ok()
+                .filter(|s| !s.is_empty())
+            {
+                self.ca_bundle = Some(CaBundle {
+                    path,
+                    origin: "AWS_CA_BUNDLE",
+                });
+            }
+        }
         if self.endpoint_url.is_none() {
             if let Some(url) = std::env::var("S3_ENDPOINT_URL")
                 .ok()
@@ -366,16 +464,21 @@ impl Config {
         Ok(key)
     }
 
-    /// Whether upload bodies are signed: `payload_signing`, with `auto` deciding by the scheme
-    /// of the endpoint (AWS itself is reached over HTTPS).
+    /// Whether upload bodies are signed: `payload_signing`, with `auto` deciding by what
+    /// protects the body on its way: nothing over `http://`, TLS over `https://` (AWS itself is
+    /// reached over HTTPS) unless certificates go unverified, when anyone on the path could
+    /// stand in for the server.
     pub fn signs_payloads(&self) -> bool {
         match self.payload_signing {
             PayloadSigning::Always => true,
             PayloadSigning::Never => false,
-            PayloadSigning::Auto => self
-                .endpoint_url
-                .as_deref()
-                .is_some_and(|url| url.starts_with("http://")),
+            PayloadSigning::Auto => {
+                !self.verify_tls
+                    || self
+                        .endpoint_url
+                        .as_deref()
+                        .is_some_and(|url| url.starts_with("http://"))
+            }
         }
     }
 
@@ -414,6 +517,10 @@ impl fmt::Debug for Config {
             .field("payload_signing", &self.payload_signing)
             .field("fsync_downloads", &self.fsync_downloads)
             .field("confirm_size_with_head", &self.confirm_size_with_head)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("verify_tls", &self.verify_tls)
+            .field("proxy", &self.proxy)
+            .field("no_proxy", &self.no_proxy)
             .finish()
     }
 }
@@ -466,6 +573,113 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
         "false" | "0" | "no" => Ok(false),
         _ => Err(bad_value(key, "true or false")),
     }
+}
+
+impl ProxyUrl {
+    /// Parses `http://[user:password@]host[:port][/]` (or `https://`). Nothing of the value
+    /// is repeated in the error, which would show the password.
+    pub fn parse(value: &str) -> Result<ProxyUrl> {
+        const FORMS: &str = "none, or an http:// or https:// proxy URL such as \
+            http://proxy.internal:3128 or http://user:password@proxy.internal:3128 \
+            (percent-encode special characters of user and password)";
+        let malformed = || bad_value("proxy_url", FORMS);
+        let (scheme, rest) = value
+            .split_once("://")
+            .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+            .ok_or_else(malformed)?;
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        let (written_credentials, host_port) = match authority.rsplit_once('@') {
+            Some((userinfo, host_port)) => (Some(userinfo), host_port),
+            None => (None, authority),
+        };
+        if !valid_host_port(host_port) {
+            return Err(malformed());
+        }
+        let credentials = match written_credentials {
+            Some(userinfo) => {
+                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                let decode = |text: &str| percent_decode(text).ok_or_else(malformed);
+                Some((decode(user)?, decode(password)?))
+            }
+            None => None,
+        };
+        Ok(ProxyUrl {
+            address: format!("{scheme}://{host_port}"),
+            credentials,
+            written_credentials: written_credentials.map(str::to_string),
+        })
+    }
+
+    /// The URL with its credentials, as a proxy matcher takes it.
+    pub fn with_credentials(&self) -> String {
+        match &self.written_credentials {
+            Some(userinfo) => {
+                let (scheme, host_port) = self.address.split_once("://").unwrap_or_default();
+                format!("{scheme}://{userinfo}@{host_port}")
+            }
+            None => self.address.clone(),
+        }
+    }
+
+    /// The password and the credentials as written, for scrubbing.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets = Vec::new();
+        if let Some(written) = &self.written_credentials {
+            secrets.push(written.clone());
+        }
+        if let Some((_, password)) = &self.credentials {
+            secrets.push(password.clone());
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, with a port from 1 to 65535.
+fn valid_host_port(host_port: &str) -> bool {
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((v6, rest)) => (
+                v6.parse::<std::net::Ipv6Addr>().is_ok().then_some(v6),
+                rest.strip_prefix(':')
+                    .map(Some)
+                    .unwrap_or(rest.is_empty().then_some("")),
+            ),
+            None => (None, None),
+        },
+        None => match host_port.split_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(host_port), Some("")),
+        },
+    };
+    let host_ok = host.is_some_and(|host| {
+        !host.is_empty()
+            && (host.contains(':')
+                || host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+    });
+    let port_ok =
+        port.is_some_and(|port| port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0));
+    host_ok && port_ok
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or a result that is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = text.get(at + 1..at + 3)?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            decoded.push(bytes[at]);
+            at += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
 }
 
 fn parse_seconds(key: &str, value: &str) -> Result<Duration> {
@@ -573,6 +787,63 @@ mod tests {
         assert!(cfg.set("fsync_downloads", "maybe").is_err());
         cfg.set("fsync_downloads", "false").unwrap();
         assert!(!cfg.fsync_downloads);
+    }
+
+    #[test]
+    fn proxy_urls_keep_their_credentials_apart() {
+        let mut cfg = Config::new("b").unwrap();
+        cfg.set("proxy_url", "http://us%40er:p%3Ass@proxy.internal:3128/")
+            .unwrap();
+        let ProxySetting::Url(url) = &cfg.proxy else {
+            panic!("{:?}", cfg.proxy)
+        };
+        assert_eq!(url.address, "http://proxy.internal:3128");
+        assert_eq!(
+            url.credentials,
+            Some(("us@er".to_string(), "p:ss".to_string()))
+        );
+        assert_eq!(
+            url.with_credentials(),
+            "http://us%40er:p%3Ass@proxy.internal:3128"
+        );
+        assert!(cfg.secrets().contains(&"p:ss".to_string()));
+        assert!(!format!("{cfg:?}").contains("p%3Ass"));
+        cfg.set("proxy_url", "none").unwrap();
+        assert_eq!(cfg.proxy, ProxySetting::Disabled);
+        cfg.set("proxy_url", "https://[::1]:8443").unwrap();
+        cfg.set("proxy_url", "http://127.0.0.1").unwrap();
+        for bad in [
+            "socks5://proxy:1080",
+            "proxy:3128",
+            "http://",
+            "http://user:secret@",
+            "http://host:99999",
+            "http://host/path",
+            "http://us%zzer:secret@host",
+        ] {
+            let err = cfg.set("proxy_url", bad).unwrap_err();
+            assert!(!err.message().contains("secret"), "{err}");
+            assert!(err.message().contains("proxy_url"), "{err}");
+        }
+    }
+
+    #[test]
+    fn tls_keys_parse_and_unverified_tls_signs_payloads() {
+        let mut cfg = Config::new("b").unwrap();
+        cfg.set("endpoint_url", "https://minio.internal").unwrap();
+        assert!(cfg.verify_tls && !cfg.signs_payloads());
+        cfg.set("verify_tls", "false").unwrap();
+        assert!(!cfg.verify_tls && cfg.signs_payloads());
+        assert!(cfg.set("verify_tls", "maybe").is_err());
+        assert!(cfg.set("ca_bundle", "").is_err());
+        cfg.set("ca_bundle", "/etc/ssl/company.pem").unwrap();
+        assert_eq!(
+            cfg.ca_bundle,
+            Some(CaBundle {
+                path: "/etc/ssl/company.pem".into(),
+                origin: "ca_bundle"
+            })
+        );
     }
 
     #[test]

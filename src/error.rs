@@ -5,6 +5,8 @@ use std::fmt;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
+use crate::net::ProxyRefused;
+
 /// What went wrong, in terms of what the caller should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -90,6 +92,13 @@ impl Error {
         self
     }
 
+    /// Replaces every secret the library has seen (keys and tokens of credential sources,
+    /// proxy passwords) with `***`.
+    pub fn redact_known(mut self) -> Self {
+        self.message = crate::log::scrub(std::mem::take(&mut self.message));
+        self
+    }
+
     /// Builds an error from an SDK failure of operation `what` (which names the bucket and key).
     pub fn from_sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> Self
     where
@@ -97,6 +106,11 @@ impl Error {
     {
         let kind = classify_sdk(&err);
         let cause = match &err {
+            SdkError::ServiceError(service) if service.raw().status().as_u16() == 407 => {
+                "HTTP 407 Proxy Authentication Required: the proxy wants credentials \
+                 (give them as http://user:password@host:port in proxy_url or HTTP_PROXY)"
+                    .to_string()
+            }
             SdkError::ServiceError(service) => {
                 let status = service.raw().status().as_u16();
                 let code = service.err().code().unwrap_or("no error code");
@@ -105,9 +119,10 @@ impl Error {
                     .trim_end()
                     .to_string()
             }
-            other => match tls_problem(other) {
-                Some(problem) => problem,
-                None => error_chain(other),
+            other => match (tls_problem(other), find_cause::<ProxyRefused>(other)) {
+                (Some(problem), _) => problem,
+                (None, Some(refusal)) => refusal.to_string(),
+                (None, None) => error_chain(other),
             },
         };
         Self::new(kind, format!("{what}: {}: {cause}", describe(kind)))
@@ -156,6 +171,13 @@ where
         }
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
         SdkError::DispatchFailure(_) if tls_problem(err).is_some() => ErrorKind::Tls,
+        SdkError::DispatchFailure(_) if find_cause::<ProxyRefused>(err).is_some() => {
+            match find_cause::<ProxyRefused>(err).and_then(ProxyRefused::status) {
+                Some(407 | 401 | 403) => ErrorKind::PermissionDenied,
+                Some(500..=599) => ErrorKind::Transient,
+                _ => ErrorKind::InvalidArgument,
+            }
+        }
         SdkError::DispatchFailure(failure) => {
             if failure.is_user() {
                 ErrorKind::InvalidArgument
@@ -176,15 +198,16 @@ where
     }
 }
 
-/// What went wrong setting up TLS, if that is why `err` happened: the certificate did not
-/// verify, or the other side does not speak TLS (an `https://` endpoint on a plain-HTTP port).
-pub fn tls_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    // An io::Error's source() skips the error it carries, and hyper-rustls wraps the rustls
-    // error in an io::Error (twice): step into what each io::Error carries instead.
+/// The first error of type `T` in the chain of `err`.
+pub fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    // An io::Error's source() skips the error it carries, and TLS libraries wrap their errors
+    // in io::Errors (sometimes twice): step into what each io::Error carries instead.
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = next {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Some(describe_tls(tls));
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
         }
         next = match current.downcast_ref::<std::io::Error>() {
             Some(io) => io
@@ -194,6 +217,12 @@ pub fn tls_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
         };
     }
     None
+}
+
+/// What went wrong setting up TLS, if that is why `err` happened: the certificate did not
+/// verify, or the other side does not speak TLS (an `https://` endpoint on a plain-HTTP port).
+pub fn tls_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    find_cause::<rustls::Error>(err).map(describe_tls)
 }
 
 fn describe_tls(err: &rustls::Error) -> String {
@@ -211,6 +240,9 @@ fn describe_tls(err: &rustls::Error) -> String {
         Tls::InvalidCertificate(
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
         ) => "the server's certificate is not valid yet (is the clock right?)",
+        Tls::InvalidCertificate(CertificateError::BadSignature) => {
+            "the server's certificate is not signed by the trusted authority of its issuer's name"
+        }
         Tls::InvalidCertificate(_) => "the server's certificate was rejected",
         Tls::InvalidMessage(_) | Tls::InappropriateMessage { .. } => {
             "the endpoint does not speak TLS (is it a plain http:// endpoint?)"
@@ -260,7 +292,8 @@ pub fn classify_service(status: u16, code: Option<&str>) -> ErrorKind {
     }
     match status {
         404 => ErrorKind::NotFound,
-        401 | 403 => ErrorKind::PermissionDenied,
+        // 407: a proxy on the way wants credentials.
+        401 | 403 | 407 => ErrorKind::PermissionDenied,
         408 | 409 | 412 | 429 => ErrorKind::Transient,
         501 => ErrorKind::InvalidArgument,
         500..=599 => ErrorKind::Transient,

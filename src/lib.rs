@@ -3,10 +3,16 @@
 //! The engine ([`Store`], [`transfer`]) is ordinary async Rust; [`capi`] exports it to C
 //! through the checks in `ffi`.
 
+#[macro_use]
+mod log;
+
+mod attempts;
 pub mod capi;
 pub mod config;
+mod credentials;
 pub mod error;
 pub(crate) mod ffi;
+mod net;
 mod retry;
 pub mod runtime;
 pub mod status;

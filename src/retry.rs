@@ -5,6 +5,8 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
 };
 
+use crate::net::ProxyRefused;
+
 /// Treats every HTTP 429 as throttling. The SDK only recognises 429s whose body carries a
 /// throttling code it knows; proxies, gateways and some S3-compatible stores answer 429 with
 /// other codes or none, and giving up on those would fail a transfer a moment's wait saves.
@@ -30,12 +32,13 @@ impl ClassifyRetry for TooManyRequests {
 }
 
 /// Stops retries of a connection whose TLS setup failed for a reason another attempt cannot
-/// change: a certificate that does not verify, or an endpoint that does not speak TLS. The SDK
-/// would otherwise treat it as a transient I/O error and try again.
+/// change: a certificate that does not verify, or an endpoint that does not speak TLS; and of
+/// one a proxy refused to open (it wants credentials, or will not go there). The SDK would
+/// otherwise treat them as transient I/O errors and try again.
 #[derive(Debug)]
-pub struct TlsFailuresAreFinal;
+pub struct ConnectRefusalsAreFinal;
 
-impl ClassifyRetry for TlsFailuresAreFinal {
+impl ClassifyRetry for ConnectRefusalsAreFinal {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         let connector = match ctx.output_or_error() {
             Some(Err(err)) => err.as_connector_error(),
@@ -43,12 +46,18 @@ impl ClassifyRetry for TlsFailuresAreFinal {
         };
         match connector {
             Some(err) if crate::error::tls_problem(err).is_some() => RetryAction::RetryForbidden,
+            Some(err)
+                if crate::error::find_cause::<ProxyRefused>(err)
+                    .is_some_and(ProxyRefused::is_final) =>
+            {
+                RetryAction::RetryForbidden
+            }
             _ => RetryAction::NoActionIndicated,
         }
     }
 
     fn name(&self) -> &'static str {
-        "s3os: TLS failures are final"
+        "s3os: refused connections are final"
     }
 
     fn priority(&self) -> RetryClassifierPriority {

@@ -3,16 +3,17 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::types::{EncodingType, ObjectCannedAcl};
 use aws_sdk_s3::Client;
 
 use crate::config::{ChecksumWhen, Config, MultipartChecksum, RetryMode};
+use crate::credentials::Sources;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::RawBuffer;
 use crate::transfer::{
@@ -35,6 +36,9 @@ pub struct Store {
 struct Inner {
     client: Client,
     config: Config,
+    credentials: Sources,
+    /// The configuration's keys and the proxies' passwords, kept out of every message.
+    secrets: Vec<String>,
     /// The process that created the client: its connections belong to that process's runtime.
     pid: u32,
 }
@@ -48,35 +52,39 @@ pub struct ListPage {
 
 impl Store {
     /// Builds the SDK client for `config`, resolving credentials and region through the
-    /// standard AWS chain where the configuration leaves them unset.
+    /// standard AWS chain where the configuration leaves them unset. One HTTP client serves
+    /// the store's requests and those of its credential sources (STS, SSO, IMDS), with the
+    /// store's TLS and proxy settings.
     pub async fn connect(config: Config) -> Result<Store> {
         let config = config.with_environment()?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if config.access_key_id.is_some() != config.secret_access_key.is_some() {
+            return Err(Error::invalid(
+                "aws_access_key_id and aws_secret_access_key must be set together",
+            ));
+        }
+        let network = crate::net::for_store(&config)?;
+        let mut secrets = config.secrets();
+        secrets.extend(network.secrets.iter().cloned());
+        for secret in &secrets {
+            crate::log::register_secret(secret);
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(network.client.clone())
+            // The store walks the chain itself (crate::credentials), with this HTTP client.
+            .no_credentials();
         if let Some(profile) = &config.profile_name {
             loader = loader.profile_name(profile);
         }
         if let Some(region) = &config.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        match (&config.access_key_id, &config.secret_access_key) {
-            (Some(id), Some(secret)) => {
-                let credentials = Credentials::new(
-                    id,
-                    secret,
-                    config.session_token.clone(),
-                    None,
-                    "s3os-config",
-                );
-                loader = loader.credentials_provider(credentials);
-            }
-            (None, None) => {}
-            _ => {
-                return Err(Error::invalid(
-                    "aws_access_key_id and aws_secret_access_key must be set together",
-                ))
-            }
-        }
         let shared = loader.load().await;
+        // boto3 falls back to us-east-1 for S3 too; S3-compatible stores mostly ignore it.
+        let region = shared
+            .region()
+            .cloned()
+            .unwrap_or(Region::from_static("us-east-1"));
+        let credentials = Sources::new(&config, network.client.clone(), Some(region.clone()));
 
         let retry = match config.retry_mode {
             RetryMode::Standard => RetryConfig::standard(),
@@ -88,9 +96,12 @@ impl Store {
             .read_timeout(config.read_timeout)
             .build();
         let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+            .credentials_provider(credentials.clone())
+            .region(region.clone())
             .retry_config(retry)
             .retry_classifier(crate::retry::TooManyRequests)
-            .retry_classifier(crate::retry::TlsFailuresAreFinal)
+            .retry_classifier(crate::retry::ConnectRefusalsAreFinal)
+            .interceptor(crate::attempts::LogAttempts)
             .timeout_config(timeouts)
             .force_path_style(config.path_style())
             .request_checksum_calculation(match config.request_checksums {
@@ -101,17 +112,35 @@ impl Store {
                 ChecksumWhen::WhenSupported => ResponseChecksumValidation::WhenSupported,
                 ChecksumWhen::WhenRequired => ResponseChecksumValidation::WhenRequired,
             });
-        if shared.region().is_none() {
-            // boto3 falls back to us-east-1 for S3 too; S3-compatible stores mostly ignore it.
-            builder = builder.region(Region::from_static("us-east-1"));
-        }
         if let Some(endpoint) = &config.endpoint_url {
             builder = builder.endpoint_url(endpoint);
+        }
+        let name = config.uri_for("");
+        log_info!(
+            "store {name}: endpoint {}, region {region}, {} addressing; {}",
+            config.endpoint_url.as_deref().unwrap_or("AWS S3"),
+            if config.path_style() {
+                "path-style"
+            } else {
+                "virtual-hosted"
+            },
+            network.description
+        );
+        log_debug!(
+            "store {name}: credentials from the first of: {}",
+            credentials.names().join("; ")
+        );
+        if !config.verify_tls {
+            log_warn!(
+                "store {name}: verify_tls=false: server certificates are not verified, so anyone on the path can pose as the server"
+            );
         }
         Ok(Store {
             inner: Arc::new(Inner {
                 client: Client::from_conf(builder.build()),
                 config,
+                credentials,
+                secrets,
                 pid: std::process::id(),
             }),
         })
@@ -141,16 +170,30 @@ impl Store {
         Ok(())
     }
 
-    fn secrets(&self) -> Vec<String> {
-        self.inner.config.secrets()
+    fn secrets(&self) -> &[String] {
+        &self.inner.secrets
     }
 
-    /// Scrubs credentials out of any error leaving the store.
+    /// Scrubs credentials out of any error leaving the store, and says where the
+    /// credentials of a refused request came from (a proxy's refusal concerns the proxy's
+    /// credentials, not these).
     fn clean<T>(&self, result: Result<T>) -> Result<T> {
         result.map_err(|e| {
-            let secrets = self.secrets();
-            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            e.redact(&refs)
+            let refs: Vec<&str> = self.secrets().iter().map(String::as_str).collect();
+            // Also those of the credentials sources handed out (temporary keys, tokens).
+            let e = e.redact(&refs).redact_known();
+            match self.inner.credentials.current() {
+                Some(source)
+                    if e.kind() == ErrorKind::PermissionDenied
+                        && !e.message().contains("proxy") =>
+                {
+                    Error::new(
+                        e.kind(),
+                        format!("{} (credentials from {source})", e.message()),
+                    )
+                }
+                _ => e,
+            }
         })
     }
 
@@ -176,6 +219,7 @@ impl Store {
 
     /// Size in bytes of object `name`.
     pub async fn object_size(&self, name: &str) -> Result<u64> {
+        let started = Instant::now();
         let result = async {
             let job = self.job(name)?;
             let what = format!("size of {}", job.uri());
@@ -186,11 +230,14 @@ impl Store {
                 )
             })
         };
-        self.clean(result.await)
+        let result = self.clean(result.await);
+        self.log_call("size of", name, started, &result);
+        result
     }
 
     /// Deletes object `name`. Like S3 itself, deleting a missing object succeeds.
     pub async fn delete_object(&self, name: &str) -> Result<()> {
+        let started = Instant::now();
         let result = async {
             let job = self.job(name)?;
             let what = format!("delete of {}", job.uri());
@@ -203,11 +250,14 @@ impl Store {
                 .map_err(|e| Error::from_sdk(&what, e))?;
             Ok(())
         };
-        self.clean(result.await)
+        let result = self.clean(result.await);
+        self.log_call("delete of", name, started, &result);
+        result
     }
 
     /// One page of the objects whose names start with `prefix` (relative to the store's prefix).
     pub async fn list_page(&self, prefix: &str, continuation: Option<String>) -> Result<ListPage> {
+        let started = Instant::now();
         let result = async {
             self.check_process()?;
             let config = &self.inner.config;
@@ -255,7 +305,18 @@ impl Store {
                 .flatten();
             Ok(ListPage { objects, next })
         };
-        self.clean(result.await)
+        let result = self.clean(result.await);
+        match &result {
+            Ok(page) => log_debug!(
+                "listing of {}: {} objects{} in {:.1} ms",
+                self.uri(prefix),
+                page.objects.len(),
+                if page.next.is_some() { " and more" } else { "" },
+                started.elapsed().as_secs_f64() * 1e3
+            ),
+            Err(err) => log_info!("{}", err.message()),
+        }
+        result
     }
 
     /// Uploads `source` as object `name`.
@@ -265,8 +326,12 @@ impl Store {
         source: S,
         progress: Arc<Progress>,
     ) -> Result<()> {
+        let started = Instant::now();
         let job = self.job(name);
-        self.clean(async { transfer::upload(job?, source, progress).await }.await)
+        let result =
+            self.clean(async { transfer::upload(job?, source, progress.clone()).await }.await);
+        self.log_transfer("upload to", name, &progress, started, &result);
+        result
     }
 
     /// Downloads object `name` into `sink`.
@@ -276,8 +341,48 @@ impl Store {
         sink: K,
         progress: Arc<Progress>,
     ) -> Result<()> {
+        let started = Instant::now();
         let job = self.job(name);
-        self.clean(async { transfer::download(job?, sink, progress).await }.await)
+        let result =
+            self.clean(async { transfer::download(job?, sink, progress.clone()).await }.await);
+        self.log_transfer("download of", name, &progress, started, &result);
+        result
+    }
+
+    /// One line for a finished transfer: its size, time and rate, or why it failed.
+    fn log_transfer(
+        &self,
+        what: &str,
+        name: &str,
+        progress: &Progress,
+        started: Instant,
+        result: &Result<()>,
+    ) {
+        if !crate::log::enabled(crate::log::Level::Info) {
+            return;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                let bytes = progress.snapshot().map_or(0, |(done, _)| done);
+                let mib = bytes as f64 / (1024.0 * 1024.0);
+                log_info!(
+                    "{what} {}: {bytes} bytes in {seconds:.3} s ({:.1} MiB/s)",
+                    self.uri(name),
+                    mib / seconds.max(1e-9)
+                );
+            }
+            Err(err) => log_info!("failed after {seconds:.3} s: {}", err.message()),
+        }
+    }
+
+    /// One line for a finished request that moves no object.
+    fn log_call<T>(&self, what: &str, name: &str, started: Instant, result: &Result<T>) {
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        match result {
+            Ok(_) => log_debug!("{what} {}: done in {ms:.1} ms", self.uri(name)),
+            Err(err) => log_info!("failed after {ms:.1} ms: {}", err.message()),
+        }
     }
 
     /// Uploads the file at `path` as object `name`.

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use support::native::*;
 use support::proxy::{Fault, Proxy};
+use support::tls::{Front, TestCa};
 use support::*;
 
 /// C++ compilers to prove the header with; g++ is required, clang++ is used when installed
@@ -78,11 +79,20 @@ fn run_store_test(server: &LocalS3, program: &Path, valgrind: bool) -> String {
     } else {
         Command::new(program)
     };
+    // An HTTPS front with a certificate of a private CA, which the program trusts through
+    // ca_bundle. It is addressed by IP: glibc keeps per-thread resolver state for a looked-up
+    // name that valgrind reports as lost when the thread ends.
+    let ca = TestCa::new();
+    let https = Front::tls(server.addr, ca.issue(&["127.0.0.1"], false));
+    let scratch_dir = scratch("cpp-store-test");
+    let bundle = ca.write_bundle(&scratch_dir.join("ca.pem"));
     command
-        .arg(scratch("cpp-store-test"))
+        .arg(&scratch_dir)
         .arg(dead_endpoint())
         .arg(corrupting.endpoint())
-        .args(settings_args(server));
+        .args(settings_args(server))
+        .env("S3OS_TEST_HTTPS_ENDPOINT", https.endpoint("127.0.0.1"))
+        .env("S3OS_TEST_CA_BUNDLE", &bundle);
     let out = run_program(&mut command, program);
     assert!(out.contains("store_test: all "), "{out}");
     assert!(corrupting.fired(damage) > 0, "the proxy damaged nothing");

@@ -23,17 +23,18 @@ stop_server() {
 }
 trap stop_server EXIT
 
-target/release/examples/local_s3_server "$work/server" </dev/null >"$work/server.out" 2>&1 &
+target/release/examples/local_s3_server "$work/server" 0 --tls "$work/tls" </dev/null \
+    >"$work/server.out" 2>&1 &
 server_pid=$!
 for _ in $(seq 300); do
-    [ "$(grep -c '=' "$work/server.out" || true)" -ge 4 ] && break
+    [ "$(grep -c '=' "$work/server.out" || true)" -ge 6 ] && break
     if ! kill -0 "$server_pid" 2>/dev/null; then
         cat "$work/server.out" >&2
         exit 1
     fi
     sleep 0.1
 done
-if [ "$(grep -c '=' "$work/server.out" || true)" -lt 4 ]; then
+if [ "$(grep -c '=' "$work/server.out" || true)" -lt 6 ]; then
     echo "the local S3 server did not announce itself:" >&2
     cat "$work/server.out" >&2
     exit 1
@@ -56,6 +57,7 @@ echo "== Java test program"
 # -Xcheck:jni reports misuse (a JNI call with an exception pending, local references piling
 # up) as warnings on stdout and stderr without failing, so its output is searched as well.
 timeout 300 "$java" -Xcheck:jni -Djava.library.path=target/release \
+    -Ds3os.test.httpsEndpoint="$(server https_endpoint)" -Ds3os.test.caBundle="$(server ca_bundle)" \
     -cp target/java/s3os.jar:target/java/test-classes \
     s3os.S3ObjectStoreTest "$work/server" "$work/scratch" "${settings[@]}" 2>&1 |
     tee "$work/test.out"

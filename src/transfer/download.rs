@@ -79,6 +79,16 @@ pub async fn download<K: Sink>(job: ObjectJob, sink: K, progress: Arc<Progress>)
             None => {}
         }
     }
+    if whole {
+        log_debug!("{what}: {len} bytes in one stream");
+    } else {
+        log_debug!(
+            "{what}: {len} bytes in {} ranges of {} bytes, {} at a time",
+            plan.count,
+            plan.part_size,
+            job.settings.max_concurrency.min(plan.count as usize)
+        );
+    }
     progress.set_total(len);
     sink.prepare(len).await?;
     let sink = Arc::new(sink);
@@ -226,6 +236,7 @@ pub(super) async fn fetch_range<K: Sink>(
 ) -> Result<(u64, u64)> {
     let mut reported = 0u64;
     let mut attempt = 1;
+    let started = std::time::Instant::now();
     loop {
         // The SDK already retried failed requests; this loop retries bodies that broke off.
         let part_what = format!(
@@ -265,8 +276,24 @@ pub(super) async fn fetch_range<K: Sink>(
             }
         };
         match outcome {
-            Err(err) if retryable(&err) && attempt < job.max_attempts => attempt += 1,
-            outcome => return outcome.map(|crc| (crc, range.len)),
+            Err(err) if retryable(&err) && attempt < job.max_attempts => {
+                log_warn!(
+                    "{part_what}: fetching the range again (attempt {} of {}) after: {}",
+                    attempt + 1,
+                    job.max_attempts,
+                    err.message()
+                );
+                attempt += 1
+            }
+            outcome => {
+                if outcome.is_ok() {
+                    log_trace!(
+                        "{part_what}: received in {:.1} ms",
+                        started.elapsed().as_secs_f64() * 1e3
+                    );
+                }
+                return outcome.map(|crc| (crc, range.len));
+            }
         }
     }
 }

@@ -110,14 +110,26 @@ fn hex_bytes(hex: &str) -> Option<[u8; 16]> {
 /// came may survive it (S3 documents this), so the upload is looked up again afterwards and
 /// aborted once more while it still lists parts.
 pub async fn abort(job: &ObjectJob, upload_id: &str, cause: Error) -> Error {
+    log_debug!(
+        "aborting multipart upload {upload_id} of {} after: {}",
+        job.uri(),
+        cause.message()
+    );
     match try_abort(job, upload_id).await {
         Ok(()) => cause,
-        Err(e) => Error::new(
-            cause.kind(),
-            format!(
-                "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {e}"
-            ),
-        ),
+        Err(e) => {
+            log_error!(
+                "aborting multipart upload {upload_id} of {} failed; its parts may remain on the server: {}",
+                job.uri(),
+                e.message()
+            );
+            Error::new(
+                cause.kind(),
+                format!(
+                    "{cause}; aborting multipart upload {upload_id} also failed, so its parts may remain on the server: {e}"
+                ),
+            )
+        }
     }
 }
 

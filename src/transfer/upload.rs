@@ -50,7 +50,12 @@ where
     loop {
         match send().await {
             Err(err) if err.kind() == ErrorKind::Integrity && attempt < job.max_attempts => {
-                attempt += 1
+                attempt += 1;
+                log_warn!(
+                    "sending again (attempt {attempt} of {}) after: {}",
+                    job.max_attempts,
+                    err.message()
+                );
             }
             outcome => return outcome,
         }
@@ -125,6 +130,13 @@ async fn upload_multipart<S: Source>(
             )
         })?
         .to_string();
+    log_debug!(
+        "{what}: {} bytes in {} parts of {} bytes, {} at a time (multipart upload {upload_id})",
+        plan.len,
+        plan.count,
+        plan.part_size,
+        job.settings.max_concurrency.min(plan.count.max(1) as usize)
+    );
 
     let completed = Arc::new(Mutex::new(vec![None; to_usize(plan.count)?]));
     let sent = {
@@ -243,10 +255,17 @@ async fn upload_part<S: Source>(
 ) -> Result<SentPart> {
     let (offset, len) = plan.part(index);
     let _reserved = job.reserve(len, progress, what).await?;
+    let started = std::time::Instant::now();
     let body = source.read_at(offset, to_usize(len)?).await?;
     let part_number =
         i32::try_from(index + 1).map_err(|_| Error::invalid(format!("{what}: too many parts")))?;
-    send_checked_part(job, upload_id, part_number, body, what).await
+    let sent = send_checked_part(job, upload_id, part_number, body, what).await?;
+    log_trace!(
+        "{what}: part {part_number} of {} ({len} bytes) stored in {:.1} ms",
+        plan.count,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(sent)
 }
 
 /// Sends `body` as part `part_number` with its CRC32C (when checksums are sent), again if the

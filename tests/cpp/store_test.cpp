@@ -19,6 +19,7 @@
 #include <istream>
 #include <ostream>
 #include <iostream>
+#include <mutex>
 #include <new>
 #include <sstream>
 #include <string>
@@ -594,6 +595,97 @@ void memory_and_streams(const Settings& settings, const fs::path& dir) {
 
 }  // namespace
 
+// Over HTTPS, with the certificate of a private CA trusted through ca_bundle; without it the
+// connection is refused as TlsError, naming the problem.
+void https(const Settings& settings, const fs::path& dir) {
+    const char* endpoint = std::getenv("S3OS_TEST_HTTPS_ENDPOINT");
+    const char* bundle = std::getenv("S3OS_TEST_CA_BUNDLE");
+    if (!endpoint || !bundle) {
+        fail("S3OS_TEST_HTTPS_ENDPOINT and S3OS_TEST_CA_BUNDLE must name the HTTPS front");
+    }
+    s3os::Config config = settings.store_config("cpp-https");
+    config.set("endpoint_url", endpoint).set("ca_bundle", bundle);
+    s3os::Store store(config);
+    const std::string bytes = pattern(11 * 1024 * 1024 + 1, 21);  // in parts
+    write_file(dir / "https.bin", bytes);
+    store.upload_file("https.bin", dir / "https.bin");
+    store.download_file("https.bin", dir / "https.copy", true);
+    check(read_file(dir / "https.copy") == bytes, "a round trip over HTTPS");
+
+    s3os::Config untrusting = settings.store_config("cpp-https");
+    untrusting.set("endpoint_url", endpoint).set("ca_bundle", "/dev/null");
+    expect_throw<s3os::InvalidArgument>("a CA bundle without certificates",
+                                        [&] { s3os::Store refused(untrusting); });
+    s3os::Config system_roots = settings.store_config("cpp-https");
+    system_roots.set("endpoint_url", endpoint);
+    s3os::Store unverified(system_roots);
+    auto refused = expect_throw<s3os::TlsError>(
+        "a certificate of an unknown authority", [&] { unverified.object_size("https.bin"); });
+    check(refused.status() == 10 && contains(refused.what(), "unknown issuer"),
+          "TlsError names the problem: " + std::string(refused.what()));
+    std::cout << "https: ok" << std::endl;
+}
+
+// The library's log through set_log_handler: lines on the library's thread, at the level
+// asked for, none after the handler is unset; a throwing handler is harmless; a handler may
+// not replace itself.
+void logging(const Settings& settings, const fs::path& dir) {
+    struct Lines {
+        std::mutex lock;
+        std::vector<std::pair<s3os::LogLevel, std::string>> seen;
+        bool on_caller = false;
+    } lines;
+    const std::thread::id caller = std::this_thread::get_id();
+    s3os::set_log_handler(
+        [&](s3os::LogLevel level, std::string_view message) {
+            std::lock_guard<std::mutex> guard(lines.lock);
+            lines.seen.emplace_back(level, std::string(message));
+            lines.on_caller = lines.on_caller || std::this_thread::get_id() == caller;
+        },
+        s3os::LogLevel::Debug);
+    const fs::path source = dir / "logged.bin";
+    write_file(source, pattern(6 * 1024 * 1024, 5));
+    s3os::Store store(settings.store_config("cpp-log"));
+    store.upload_file("logged.bin", source);
+    store.download_file("logged.bin", dir / "logged.copy", true);
+    s3os::set_log_handler({});  // returns once every line so far has arrived
+
+    bool attempts = false;
+    bool too_detailed = false;
+    for (const auto& [level, message] : lines.seen) {
+        attempts = attempts || contains(message, " attempt 1: HTTP 200 in ");
+        too_detailed = too_detailed || level > s3os::LogLevel::Debug;
+    }
+    check(attempts, "request attempts reach the handler");
+    check(!too_detailed, "no line more detailed than asked for");
+    check(!lines.on_caller, "the handler runs on the library's thread, not the caller's");
+    const std::size_t delivered = lines.seen.size();
+    store.object_size("logged.bin");
+    check(lines.seen.size() == delivered, "the handler is not called once unset");
+
+    s3os::set_log_handler(
+        [](s3os::LogLevel, std::string_view) { throw std::runtime_error("a failing handler"); },
+        s3os::LogLevel::Trace);
+    store.object_size("logged.bin");
+    s3os::set_log_handler({});
+
+    std::atomic<int> refused{0};
+    s3os::set_log_handler(
+        [&](s3os::LogLevel, std::string_view) {
+            try {
+                s3os::set_log_handler({});
+            } catch (const s3os::InvalidArgument&) {
+                refused++;
+            }
+        },
+        s3os::LogLevel::Info);
+    store.object_size("logged.bin");
+    store.upload_file("logged.bin", source);
+    s3os::set_log_handler({});
+    check(refused > 0, "set_log_handler from a handler throws InvalidArgument");
+    std::cout << "logging: ok (" << delivered << " lines)" << std::endl;
+}
+
 int main(int argc, char** argv) {
     if (argc < 4) {
         std::cerr << "usage: " << argv[0]
@@ -621,6 +713,8 @@ int main(int argc, char** argv) {
         moves(settings);
         threads(store, dir);
         memory_and_streams(settings, dir);
+        https(settings, dir);
+        logging(settings, dir);
     } catch (const s3os::Error& e) {
         fail(std::string("unexpected ") + e.status_name() + ": " + e.what());
     } catch (const std::exception& e) {

@@ -1,6 +1,9 @@
 #![allow(dead_code)] // each test binary uses part of the support code.
 //! Shared by the integration tests: a real server, and thin wrappers that call the C ABI.
 
+pub mod child;
+pub mod credentials;
+pub mod forward_proxy;
 pub mod memory;
 pub mod moto;
 pub mod native;

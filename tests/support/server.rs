@@ -9,8 +9,11 @@ use std::thread::JoinHandle;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use s3s::auth::SimpleAuth;
+use s3s::auth::{S3Auth, SecretKey, SimpleAuth};
+use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
+use s3s::S3Result;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -26,10 +29,25 @@ pub struct LocalS3 {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How a server differs from the default one (path-style addressing, the key [`ACCESS_KEY`]).
+#[derive(Default, Clone)]
+pub struct ServerOptions {
+    /// Also serves virtual-hosted requests for buckets under this domain
+    /// (`<bucket>.<domain>[:port]`); requests to other hosts are path-style.
+    pub virtual_host_domain: Option<String>,
+    /// Authenticates with this instead of the single test key.
+    pub auth: Option<Arc<dyn S3Auth>>,
+}
+
 impl LocalS3 {
     /// Serves the directory `root` (created if missing, with an empty bucket [`BUCKET`]) on
     /// `127.0.0.1:port` (0 picks a free port).
     pub fn start(root: &Path, port: u16) -> LocalS3 {
+        LocalS3::start_with(root, port, ServerOptions::default())
+    }
+
+    /// [`LocalS3::start`] with `options`.
+    pub fn start_with(root: &Path, port: u16, options: ServerOptions) -> LocalS3 {
         std::fs::create_dir_all(root.join(BUCKET)).expect("creating the server's data directory");
         let root = root.canonicalize().expect("canonical data directory");
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -37,7 +55,7 @@ impl LocalS3 {
         let served = root.clone();
         let thread = std::thread::Builder::new()
             .name("local-s3".into())
-            .spawn(move || serve(served, port, ready_tx, stop_rx))
+            .spawn(move || serve(served, port, options, ready_tx, stop_rx))
             .expect("spawning the server thread");
         let addr = ready_rx.recv().expect("the server failed to start");
         LocalS3 {
@@ -73,7 +91,39 @@ impl Drop for LocalS3 {
     }
 }
 
-fn serve(root: PathBuf, port: u16, ready: mpsc::Sender<SocketAddr>, stop: oneshot::Receiver<()>) {
+/// Virtual-hosted addressing under one domain, whatever the port; path-style elsewhere.
+struct VirtualHosts(String);
+
+impl S3Host for VirtualHosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        match name
+            .strip_suffix(self.0.as_str())
+            .and_then(|rest| rest.strip_suffix('.'))
+        {
+            Some(bucket) if !bucket.is_empty() => Ok(VirtualHost::new(host).with_bucket(bucket)),
+            _ => Ok(VirtualHost::new(host)),
+        }
+    }
+}
+
+/// An authentication shared with the test that made it (which may change its keys).
+struct SharedAuth(Arc<dyn S3Auth>);
+
+#[async_trait::async_trait]
+impl S3Auth for SharedAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        self.0.get_secret_key(access_key).await
+    }
+}
+
+fn serve(
+    root: PathBuf,
+    port: u16,
+    options: ServerOptions,
+    ready: mpsc::Sender<SocketAddr>,
+    stop: oneshot::Receiver<()>,
+) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,7 +132,13 @@ fn serve(root: PathBuf, port: u16, ready: mpsc::Sender<SocketAddr>, stop: onesho
     runtime.block_on(async move {
         let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs over the data directory");
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        match options.auth {
+            Some(auth) => builder.set_auth(SharedAuth(auth)),
+            None => builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY)),
+        }
+        if let Some(domain) = options.virtual_host_domain {
+            builder.set_host(VirtualHosts(domain));
+        }
         let service = builder.build();
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await

@@ -31,17 +31,31 @@ impl TestCa {
     pub fn new() -> TestCa {
         let key = KeyPair::generate().expect("a CA key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "s3os test CA");
+        // A name of its own: a client that trusts another test CA must not mistake this one
+        // for it (same name, other key: a bad signature rather than an unknown issuer).
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!(
+                "s3os test CA {}-{}",
+                std::process::id(),
+                MADE.fetch_add(1, Ordering::Relaxed)
+            ),
+        );
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let pem = params.self_signed(&key).expect("the CA certificate").pem();
         TestCa { params, key, pem }
     }
 
-    /// A server certificate for `names` (host names or IP addresses), valid from yesterday for
-    /// a year, or expired since yesterday.
+    /// Writes the CA's certificate to `path`: a CA bundle a client can be pointed at.
+    pub fn write_bundle(&self, path: &std::path::Path) -> std::path::PathBuf {
+        std::fs::write(path, &self.pem).expect("writing the CA bundle");
+        path.to_path_buf()
+    }
+
+    /// A server certificate for `names` (host names, `*.domain` wildcards or IP addresses),
+    /// valid from yesterday for a year, or expired since yesterday.
     pub fn issue(&self, names: &[&str], expired: bool) -> ServerCertificate {
         let key = KeyPair::generate().expect("a server key");
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();

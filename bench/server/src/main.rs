@@ -1,9 +1,12 @@
 //! A light S3-compatible server for benchmarking S3 clients on loopback.
 //!
-//! Usage: `bench-s3-server --data DIR [--port N] [--latency-ms MS] [--conn-mibps MIBPS]`
+//! Usage: `bench-s3-server --data DIR [--port N] [--latency-ms MS] [--conn-mibps MIBPS]
+//! [--tls-cert CERT.pem --tls-key KEY.pem]`
 //!
 //! Listens on 127.0.0.1 (port 0 = any free port), prints `endpoint=http://127.0.0.1:PORT` on
-//! stdout once it accepts connections, and serves until it is killed. SigV4 authentication is
+//! stdout once it accepts connections, and serves until it is killed. With `--tls-cert` and
+//! `--tls-key` it also serves HTTPS on another free port, terminating TLS itself (rustls; HTTP/1.1
+//! only, as S3), and first prints `tls_endpoint=https://localhost:PORT`. SigV4 authentication is
 //! on (access key `bench-access-key`, secret `bench-secret-key-0123456789`); requests are
 //! path-style only.
 //!
@@ -50,7 +53,12 @@ use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
 use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result, StdError, S3};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
 
 const ACCESS_KEY: &str = "bench-access-key";
 const SECRET_KEY: &str = "bench-secret-key-0123456789";
@@ -686,7 +694,10 @@ impl S3 for Store {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-s3-server --data DIR [--port N] [--latency-ms MS] [--conn-mibps MIBPS]");
+    eprintln!(
+        "usage: bench-s3-server --data DIR [--port N] [--latency-ms MS] [--conn-mibps MIBPS] \
+         [--tls-cert CERT.pem --tls-key KEY.pem]"
+    );
     std::process::exit(2);
 }
 
@@ -695,6 +706,8 @@ fn main() {
     let mut port: u16 = 0;
     let mut latency_ms = 0u64;
     let mut conn_mibps: Option<f64> = None;
+    let mut tls_cert: Option<PathBuf> = None;
+    let mut tls_key: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -719,9 +732,16 @@ fn main() {
                     .map(Some)
                     .unwrap_or_else(|| usage())
             }
+            "--tls-cert" => tls_cert = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--tls-key" => tls_key = Some(args.next().unwrap_or_else(|| usage()).into()),
             _ => usage(),
         }
     }
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(tls_acceptor(&cert, &key)),
+        (None, None) => None,
+        _ => usage(),
+    };
     let shaping = Shaping {
         latency: std::time::Duration::from_millis(latency_ms),
         conn_mibps,
@@ -736,7 +756,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("building the tokio runtime");
-    if let Err(e) = runtime.block_on(serve(Store::new(data), port, shaping)) {
+    if let Err(e) = runtime.block_on(serve(Store::new(data), port, shaping, tls)) {
         eprintln!("bench-s3-server: {e}");
         std::process::exit(1);
     }
@@ -747,8 +767,71 @@ struct Shaping {
     conn_mibps: Option<f64>,
 }
 
-async fn serve(store: Store, port: u16, shaping: Shaping) -> io::Result<()> {
-    let service = {
+/// TLS with the certificate chain and key of two PEM files; HTTP/1.1 only, as S3 offers.
+fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> TlsAcceptor {
+    let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
+        eprintln!("bench-s3-server: {what}: {e}");
+        std::process::exit(2)
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap_or_else(|e| fail("reading --tls-cert", &e))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| fail("reading --tls-cert", &e));
+    let key = PrivateKeyDer::from_pem_file(key).unwrap_or_else(|e| fail("reading --tls-key", &e));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| fail("TLS versions", &e))
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap_or_else(|e| fail("the TLS certificate", &e));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    TlsAcceptor::from(Arc::new(config))
+}
+
+type Service = shaping::Delayed<s3s::service::S3Service>;
+
+/// Serves one connection, shaped when asked, over TLS when `tls` is given.
+fn serve_connection<S>(
+    http: &ConnBuilder<TokioExecutor>,
+    service: &Service,
+    socket: S,
+    conn_mibps: Option<f64>,
+    tls: Option<TlsAcceptor>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (http, service) = (http.clone(), service.clone());
+    tokio::spawn(async move {
+        match (conn_mibps, tls) {
+            (None, None) => {
+                let _ = http.serve_connection(TokioIo::new(socket), service).await;
+            }
+            (Some(rate), None) => {
+                let shaped = shaping::Shaped::new(socket, rate);
+                let _ = http.serve_connection(TokioIo::new(shaped), service).await;
+            }
+            (None, Some(tls)) => {
+                if let Ok(stream) = tls.accept(socket).await {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
+            (Some(rate), Some(tls)) => {
+                if let Ok(stream) = tls.accept(shaping::Shaped::new(socket, rate)).await {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
+        }
+    });
+}
+
+async fn serve(
+    store: Store,
+    port: u16,
+    shaping: Shaping,
+    tls: Option<TlsAcceptor>,
+) -> io::Result<()> {
+    let service: Service = {
         let mut builder = S3ServiceBuilder::new(store);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         shaping::Delayed {
@@ -757,11 +840,33 @@ async fn serve(store: Store, port: u16, shaping: Shaping) -> io::Result<()> {
         }
     };
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let tls_listener = match &tls {
+        Some(_) => Some(TcpListener::bind(("127.0.0.1", 0)).await?),
+        None => None,
+    };
     let mut stdout = io::stdout();
+    if let Some(tls_listener) = &tls_listener {
+        let port = tls_listener.local_addr()?.port();
+        writeln!(stdout, "tls_endpoint=https://localhost:{port}")?;
+    }
     writeln!(stdout, "endpoint=http://{}", listener.local_addr()?)?;
     stdout.flush()?;
 
     let http = ConnBuilder::new(TokioExecutor::new());
+    if let (Some(tls_listener), Some(tls)) = (tls_listener, tls) {
+        let (http, service, conn_mibps) = (http.clone(), service.clone(), shaping.conn_mibps);
+        tokio::spawn(async move {
+            loop {
+                match tls_listener.accept().await {
+                    Ok((socket, _)) => {
+                        let _ = socket.set_nodelay(true);
+                        serve_connection(&http, &service, socket, conn_mibps, Some(tls.clone()));
+                    }
+                    Err(e) => eprintln!("bench-s3-server: accept (TLS): {e}"),
+                }
+            }
+        });
+    }
     loop {
         let (socket, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -771,24 +876,6 @@ async fn serve(store: Store, port: u16, shaping: Shaping) -> io::Result<()> {
             }
         };
         let _ = socket.set_nodelay(true);
-        match shaping.conn_mibps {
-            None => {
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            Some(rate) => {
-                let shaped = shaping::Shaped::new(socket, rate);
-                let conn = http
-                    .serve_connection(TokioIo::new(shaped), service.clone())
-                    .into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-        }
+        serve_connection(&http, &service, socket, shaping.conn_mibps, None);
     }
 }

@@ -32,6 +32,10 @@ class Server:
     access_key: str
     secret_key: str
     data_dir: Path
+    #: The same server over HTTPS, with a certificate from a private CA ...
+    https_endpoint: str = ""
+    #: ... whose certificate is in this file.
+    ca_bundle: str = ""
 
     def store(self, prefix: str = "", **kwargs) -> s3os.S3ObjectStore:
         kwargs.setdefault("aws_access_key_id", self.access_key)
@@ -62,15 +66,17 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The project's local S3 server, started once for the session on a free port."""
+    """The project's local S3 server, started once for the session on a free port, also over
+    HTTPS (a TLS front with a certificate from a CA made at start)."""
     if not LOCAL_SERVER.exists():
         pytest.fail(
             f"{LOCAL_SERVER} is missing: run `cargo build --release --examples` first",
             pytrace=False,
         )
     data_dir = tmp_path_factory.mktemp("s3-data")
+    tls_dir = tmp_path_factory.mktemp("s3-tls")
     process = subprocess.Popen(
-        [str(LOCAL_SERVER), str(data_dir)],
+        [str(LOCAL_SERVER), str(data_dir), "0", "--tls", str(tls_dir)],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
@@ -90,6 +96,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             access_key=announced["aws_access_key_id"],
             secret_key=announced["aws_secret_access_key"],
             data_dir=data_dir,
+            https_endpoint=announced["https_endpoint"],
+            ca_bundle=announced["ca_bundle"],
         )
     finally:
         _stop(process)

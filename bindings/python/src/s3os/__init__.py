@@ -12,6 +12,7 @@ environment variable ``S3OS_LIBRARY`` names another build to load instead).
 
 from . import _library
 from ._composer import COMPOSER_AVAILABLE
+from ._logging import TRACE, sync_log_level
 from .errors import (
     AlreadyExistsError,
     BufferTooSmallError,
@@ -59,6 +60,8 @@ __all__ = [
     "TransferFuture",
     "ObjectStoreTransientError",
     "COMPOSER_AVAILABLE",
+    "sync_log_level",
+    "TRACE",
     "library_path",
     "__version__",
 ]

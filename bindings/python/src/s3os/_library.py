@@ -26,6 +26,8 @@ from pathlib import Path
 PROGRESS_FN = CFUNCTYPE(c_int, c_uint64, c_uint64, c_void_p)
 #: ``int (*)(const char *object_name, uint64_t size, void *user_data)``
 LIST_FN = CFUNCTYPE(c_int, c_char_p, c_uint64, c_void_p)
+#: ``void (*)(s3os_log_level level, const char *message, void *user_data)``
+LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 _PROTOTYPES = {
     "s3os_config_new": (c_void_p, [c_char_p]),
@@ -89,6 +91,7 @@ _PROTOTYPES = {
     "s3os_transfer_wait": (c_int, [c_void_p, c_int64]),
     "s3os_transfer_cancel": (c_int, [c_void_p]),
     "s3os_transfer_free": (None, [c_void_p]),
+    "s3os_set_log_callback": (c_int, [LOG_FN, c_int, c_void_p]),
 }
 
 

@@ -20,7 +20,7 @@ from typing import (
     Union,
 )
 
-from . import _library
+from . import _library, _logging
 from ._composer import ObjectStoreBase
 from ._library import LIST_FN, PROGRESS_FN, lib
 from ._buffers import lent
@@ -119,8 +119,12 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
     ``ValueError`` naming it.
 
     Credentials and region not given come from the AWS chain (environment, profile files,
-    instance metadata, ...); ``endpoint_url`` defaults to ``S3_ENDPOINT_URL`` from the
-    environment, as in Composer.
+    ``credential_process``, web identity, instance metadata, ...), refreshed before they
+    expire; ``endpoint_url`` defaults to ``S3_ENDPOINT_URL`` from the environment, as in
+    Composer. As with boto3, ``AWS_CA_BUNDLE`` names a CA bundle to trust and
+    ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` the proxies; ``s3os_config`` takes
+    ``ca_bundle``, ``verify_tls``, ``proxy_url`` and ``no_proxy`` to set them per store. The
+    library's log goes to the ``s3os`` logger (see :func:`s3os.sync_log_level`).
 
     Any number of threads may use one store at once; no lock is held while bytes move.
     After :meth:`close` every call raises ``ValueError``.
@@ -170,6 +174,7 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         self._bucket, _, self._prefix = location.partition("/")
 
     def _connect(self, settings: Sequence[Tuple[bytes, bytes, Setting]]) -> int:
+        _logging._sync_if_forwarding()
         config = lib.s3os_config_new(self._bucket_c)
         if not config:
             raise InvalidArgumentError(_library.last_error())

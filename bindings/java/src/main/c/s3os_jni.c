@@ -29,6 +29,9 @@
 
 static jmethodID on_progress; /* s3os.ProgressListener.onProgress(JJ)Z */
 static jmethodID list_add;    /* java.util.List.add(Object)Z */
+static JavaVM *java_vm;
+static jclass log_class;      /* s3os.S3osLog, a global reference */
+static jmethodID log_dispatch; /* s3os.S3osLog.dispatch(JI[B)V */
 
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     (void)reserved;
@@ -46,6 +49,14 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     list_add = (*env)->GetMethodID(env, list, "add", "(Ljava/lang/Object;)Z");
     (*env)->DeleteLocalRef(env, list);
     if (!list_add) return JNI_ERR;
+    jclass log = (*env)->FindClass(env, "s3os/S3osLog");
+    if (!log) return JNI_ERR;
+    log_class = (*env)->NewGlobalRef(env, log);
+    (*env)->DeleteLocalRef(env, log);
+    if (!log_class) return JNI_ERR;
+    log_dispatch = (*env)->GetStaticMethodID(env, log_class, "dispatch", "(JI[B)V");
+    if (!log_dispatch) return JNI_ERR;
+    java_vm = vm;
     return JNI_VERSION_1_8;
 }
 
@@ -809,4 +820,33 @@ JNIEXPORT void JNICALL Java_s3os_NativeStore_transferFree(JNIEnv *env, jclass cl
     (void)env;
     (void)cls;
     s3os_transfer_free(as_transfer(transfer));
+}
+
+/* Runs on the library's log thread, which is attached to the JVM (as a daemon, for the life of
+ * the process) on its first line. Nothing may stay pending: an exception of the listener is
+ * cleared, and the thread never returns to Java, so its local references are deleted here. */
+static void forward_log(s3os_log_level level, const char *message, void *user_data) {
+    JNIEnv *env = NULL;
+    if ((*java_vm)->GetEnv(java_vm, (void **)&env, JNI_VERSION_1_8) == JNI_EDETACHED) {
+        JavaVMAttachArgs args = {JNI_VERSION_1_8, "s3os-log", NULL};
+        if ((*java_vm)->AttachCurrentThreadAsDaemon(java_vm, (void **)&env, &args) != JNI_OK)
+            return;
+    }
+    if (!env) return;
+    jbyteArray bytes = java_bytes(env, message);
+    if (bytes) {
+        (*env)->CallStaticVoidMethod(env, log_class, log_dispatch, (jlong)(intptr_t)user_data,
+                                     (jint)level, bytes);
+    }
+    if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
+    if (bytes) (*env)->DeleteLocalRef(env, bytes);
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_setLogListener(JNIEnv *env, jclass cls, jint level,
+                                                            jlong registration,
+                                                            jobjectArray error_out) {
+    (void)cls;
+    s3os_status status = s3os_set_log_callback(level > 0 ? forward_log : NULL, level,
+                                               (void *)(intptr_t)registration);
+    return outcome(env, status, error_out);
 }

@@ -184,6 +184,12 @@ final class NativeStore {
 
     static native byte[] statusName(int status);
 
+    /**
+     * Routes the library's log to {@link S3osLog#dispatch} at {@code level} (0: back to
+     * S3OS_LOG), naming {@code registration} with each line.
+     */
+    static native int setLogListener(int level, long registration, byte[][] errorOut);
+
     static native byte[] version();
 
     /**

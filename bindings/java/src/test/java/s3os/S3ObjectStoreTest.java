@@ -109,6 +109,9 @@ public final class S3ObjectStoreTest {
         tests.put("readRange reads what exists, names the size beyond", t::ranges);
         tests.put("output stream completes on close; abort leaves nothing", t::outputStream);
         tests.put("input stream reads, seeks, skips, marks; zip both ways", t::inputStream);
+        tests.put("over HTTPS trusting a private CA (ca_bundle); refused without it", t::https);
+        tests.put("log lines reach a listener on the log thread, none once unset", t::logListener);
+        tests.put("javaUtilLogging() logs under the logger s3os", t::javaUtilLogging);
 
         int failed = 0;
         for (Map.Entry<String, Test> test : tests.entrySet()) {
@@ -754,6 +757,112 @@ public final class S3ObjectStoreTest {
                 }
             }
         }
+    }
+
+    private void https() throws Exception {
+        String endpoint = System.getProperty("s3os.test.httpsEndpoint");
+        String bundle = System.getProperty("s3os.test.caBundle");
+        assertTrue(endpoint != null && bundle != null,
+                "-Ds3os.test.httpsEndpoint and -Ds3os.test.caBundle name the HTTPS front");
+        Path source = writeFile("https/source", 11 * MIB + 3, 12);
+        try (S3ObjectStore store = open("prefix", "https", SMALL_PARTS,
+                "endpoint_url", endpoint, "ca_bundle", bundle)) {
+            store.uploadObject("data.bin", source, null);
+            Path target = scratch.resolve("https/back");
+            store.downloadObject("data.bin", target, false, null);
+            assertBytesEqual(source, target);
+        }
+        try (S3ObjectStore untrusting = open("endpoint_url", endpoint, "max_attempts", "3")) {
+            S3osException refused = expect(S3osException.class,
+                    () -> untrusting.getObjectSize("https/data.bin"));
+            assertEquals(S3osException.TLS, refused.getStatus(), "status");
+            assertTrue(refused.getMessage().contains("unknown issuer"), refused.getMessage());
+        }
+    }
+
+    private void logListener() throws Exception {
+        List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<String> threads = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<LogLevel> levels = java.util.Collections.synchronizedList(new ArrayList<>());
+        S3osLog.setListener((level, message) -> {
+            lines.add(message);
+            levels.add(level);
+            threads.add(Thread.currentThread().getName());
+        }, LogLevel.DEBUG);
+        Path source = writeFile("log/source", 6 * MIB, 2);
+        try (S3ObjectStore store = open("prefix", "log", SMALL_PARTS)) {
+            store.uploadObject("logged.bin", source, null);
+            store.downloadObject("logged.bin", scratch.resolve("log/back"), true, null);
+            S3osLog.setListener(null, null); // returns once every line has arrived
+            int delivered = lines.size();
+            assertTrue(lines.stream().anyMatch(l -> l.contains(" attempt 1: HTTP 200 in ")),
+                    "request attempts: " + lines);
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("upload to s3://")),
+                    "the transfer with its timing: " + lines);
+            assertTrue(!levels.contains(LogLevel.TRACE), "nothing below DEBUG");
+            assertEquals(java.util.Collections.singleton("s3os-log"),
+                    new java.util.HashSet<>(threads), "the threads lines came on");
+            store.getObjectSize("logged.bin");
+            assertEquals(delivered, lines.size(), "no line after the listener was unset");
+
+            // A listener that throws loses its lines, and nothing else.
+            S3osLog.setListener((level, message) -> {
+                throw new IllegalStateException("a failing listener");
+            }, LogLevel.TRACE);
+            store.getObjectSize("logged.bin");
+            // A listener may replace itself: the upload's INFO line makes it do so.
+            List<String> second = java.util.Collections.synchronizedList(new ArrayList<>());
+            CountDownLatch replaced = new CountDownLatch(1);
+            S3osLog.setListener((level, message) -> {
+                S3osLog.setListener((l, m) -> second.add(m), LogLevel.DEBUG);
+                replaced.countDown();
+            }, LogLevel.INFO);
+            store.uploadObject("logged.bin", source, null);
+            assertTrue(replaced.await(30, TimeUnit.SECONDS), "the listener replaced itself");
+            store.getObjectSize("logged.bin");
+            S3osLog.setListener(null, null);
+            assertTrue(!second.isEmpty(), "the listener a listener installed got lines");
+        } finally {
+            S3osLog.setListener(null, null);
+        }
+        expect(IllegalArgumentException.class,
+                () -> S3osLog.setListener((level, message) -> { }, null));
+    }
+
+    private void javaUtilLogging() throws Exception {
+        java.util.logging.Logger logger = java.util.logging.Logger.getLogger("s3os");
+        List<java.util.logging.LogRecord> records =
+                java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                records.add(record);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        handler.setLevel(java.util.logging.Level.ALL);
+        logger.addHandler(handler);
+        logger.setLevel(java.util.logging.Level.ALL);
+        logger.setUseParentHandlers(false);
+        try {
+            S3osLog.setListener(S3osLog.javaUtilLogging(), LogLevel.DEBUG);
+            try (S3ObjectStore store = open("prefix", "jul")) {
+                store.uploadObject("f", writeFile("jul/f", 1000, 3), null);
+            }
+            S3osLog.setListener(null, null);
+        } finally {
+            logger.removeHandler(handler);
+        }
+        assertTrue(records.stream().anyMatch(r -> r.getLevel() == java.util.logging.Level.INFO
+                && r.getMessage().startsWith("upload to s3://")), "an INFO record");
+        assertTrue(records.stream().anyMatch(r -> r.getLevel() == java.util.logging.Level.FINE
+                && r.getMessage().contains(" attempt 1: ")), "a FINE record");
+        assertTrue(records.stream().allMatch(r -> "s3os".equals(r.getLoggerName())), "logger");
     }
 
     // ---- helpers ----
