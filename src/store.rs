@@ -32,7 +32,6 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     client: Client,
     config: Config,
@@ -41,6 +40,19 @@ struct Inner {
     secrets: Vec<String>,
     /// The process that created the client: its connections belong to that process's runtime.
     pid: u32,
+}
+
+impl std::fmt::Debug for Inner {
+    /// Everything but the secrets, of which only the number shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("client", &self.client)
+            .field("config", &self.config)
+            .field("credentials", &self.credentials)
+            .field("secrets", &format_args!("{} hidden", self.secrets.len()))
+            .field("pid", &self.pid)
+            .finish()
+    }
 }
 
 /// One page of a listing: object names relative to the store's prefix, with their sizes.
