@@ -665,6 +665,52 @@ enum s3os_status s3os_download_prefix_start(struct s3os_store *store,
                                             struct s3os_transfer **out_transfer);
 
 /**
+ * `s3os_upload_buffer` in the background: starts uploading the `len` bytes at `data` as
+ * `object_name`, straight from that memory, and returns at once (see `s3os_transfer`).
+ *
+ * Lifetime: the memory is lent to the transfer. It must stay valid and unchanged until the
+ * transfer has finished, that is until `s3os_transfer_wait` has returned a status other
+ * than `S3OS_IN_PROGRESS` or `s3os_transfer_free` has returned (freeing a running transfer
+ * cancels it and returns once no request holds any of the memory); it is not used after
+ * that. `data` may be NULL only when `len` is 0. On failure to start, `*out_transfer` is NULL
+ * and the memory was not used.
+ */
+enum s3os_status s3os_upload_buffer_start(struct s3os_store *store,
+                                          const char *object_name,
+                                          const void *data,
+                                          size_t len,
+                                          struct s3os_transfer **out_transfer);
+
+/**
+ * `s3os_download_buffer` in the background: starts downloading `object_name` into the
+ * caller's buffer `buf` of `capacity` bytes and returns at once (see `s3os_transfer`).
+ * `s3os_transfer_object_size` gives the object's size; an object larger than `capacity`
+ * finishes with `S3OS_BUFFER_TOO_SMALL` having written nothing into `buf`. Verified as
+ * `s3os_download_buffer` is.
+ *
+ * Lifetime: `buf` is lent to the transfer. It must stay valid, and nothing else may read or
+ * write it, until the transfer has finished (`s3os_transfer_wait` returned a status other
+ * than `S3OS_IN_PROGRESS`) or `s3os_transfer_free` has returned; only then are its contents
+ * the object's (on success) or unspecified (on failure). `buf` may be NULL only when
+ * `capacity` is 0.
+ */
+enum s3os_status s3os_download_buffer_start(struct s3os_store *store,
+                                            const char *object_name,
+                                            void *buf,
+                                            size_t capacity,
+                                            struct s3os_transfer **out_transfer);
+
+/**
+ * Stores in `*out_size` the size of the object a transfer started with
+ * `s3os_download_buffer_start` downloads, as its first answer announced it: after a success
+ * the number of bytes written into the buffer, after `S3OS_BUFFER_TOO_SMALL` the capacity
+ * needed. Returns `S3OS_IN_PROGRESS` (and 0) while no answer has arrived yet, and
+ * `S3OS_INVALID_ARGUMENT` when the transfer ended before one did (a missing object) or is of
+ * another kind.
+ */
+enum s3os_status s3os_transfer_object_size(struct s3os_transfer *transfer, uint64_t *out_size);
+
+/**
  * Stores the bytes moved so far and the total in `*out_done` and `*out_total` (either may be
  * NULL). Before the total is known both are 0; a batch of downloads named one by one adds
  * each object's size to the total when its first answer arrives. Never blocks.

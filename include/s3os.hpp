@@ -430,6 +430,16 @@ public:
         return statuses;
     }
 
+    /// For a transfer from Store::download_buffer_start: the object's size once its first
+    /// answer has announced it (after wait() succeeded, the bytes written into the buffer).
+    /// Throws InProgress before that, InvalidArgument for any other transfer or when the
+    /// download ended without an answer (a missing object).
+    std::uint64_t object_size() const {
+        std::uint64_t size = 0;
+        detail::check(s3os_transfer_object_size(handle(), &size));
+        return size;
+    }
+
     /// The C handle, for calls this header does not wrap; owned by this object.
     s3os_transfer* native_handle() const noexcept { return handle_.get(); }
 
@@ -443,6 +453,12 @@ private:
 
     /// Throws for a transfer that failed with `status`: a batch with its objects' statuses.
     void check_finished(s3os_status status) const {
+        if (static_cast<int>(status) == detail::buffer_too_small_status) {
+            std::string message = s3os_last_error();
+            std::uint64_t size = 0;
+            s3os_transfer_object_size(handle(), &size);
+            throw BufferTooSmall(status, message, static_cast<std::size_t>(size));
+        }
         if (status != S3OS_OK && items_ > 0) {
             // Read before the next C call, which resets this thread's last error.
             std::string message = s3os_last_error();
@@ -960,6 +976,29 @@ public:
         s3os_transfer* transfer = nullptr;
         detail::check(s3os_download_file_start(handle(), c_name.c_str(), c_file.c_str(),
                                                overwrite, &transfer));
+        return Transfer(transfer);
+    }
+
+    /// upload_buffer() in the background. The `size` bytes at `data` are lent to the transfer:
+    /// they must stay valid and unchanged until it has finished (wait() returned true or
+    /// threw) or the Transfer is destroyed, and are not used afterwards.
+    Transfer upload_buffer_start(std::string_view name, const void* data, std::size_t size) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        s3os_transfer* transfer = nullptr;
+        detail::check(s3os_upload_buffer_start(handle(), c_name.c_str(), data, size, &transfer));
+        return Transfer(transfer);
+    }
+
+    /// download_buffer() in the background, into `buffer` (`capacity` bytes), lent to the
+    /// transfer as in upload_buffer_start(): nothing else may touch it until the transfer has
+    /// finished or is destroyed. Transfer::object_size() gives the object's size; wait()
+    /// throws BufferTooSmall (with required_size()) if it does not fit, having written nothing.
+    Transfer download_buffer_start(std::string_view name, void* buffer,
+                                   std::size_t capacity) const {
+        std::string c_name = detail::c_string(name, "object_name");
+        s3os_transfer* transfer = nullptr;
+        detail::check(
+            s3os_download_buffer_start(handle(), c_name.c_str(), buffer, capacity, &transfer));
         return Transfer(transfer);
     }
 

@@ -177,16 +177,16 @@ pub unsafe fn free_c_string(ptr: *mut c_char) {
     }
 }
 
-/// Memory a C caller lends for the duration of one call, seen by the engine as [`Bytes`]
-/// without a copy.
+/// Memory a C caller lends for the duration of one call (or of one background transfer),
+/// seen by the engine as [`Bytes`] without a copy.
 ///
 /// The `Bytes` handed out (and every clone and slice of it, which requests keep while they
 /// send) point into the caller's memory. That is sound only while the memory is alive, which
-/// the C contract promises until the call returns. So the call must not return while any of
-/// those `Bytes` exists: [`Loan::wait_returned`] blocks until the last of them is dropped.
-/// The engine drops them when the transfer ends (requests that are abandoned are dropped with
-/// their connections), so the wait is short; it is what makes an early return impossible, not
-/// a timing assumption.
+/// the C contract promises until the call returns (a background transfer: until it is
+/// reported finished). So neither may end while any of those `Bytes` exists: dropping the
+/// `Loan` blocks until the last of them is dropped. The engine drops them when the transfer
+/// ends (requests that are abandoned are dropped with their connections), so the wait is
+/// short; it is what makes an early end impossible, not a timing assumption.
 pub struct Loan {
     returned: std::sync::mpsc::Receiver<()>,
 }
@@ -198,8 +198,9 @@ struct Lent {
     _returned: std::sync::mpsc::SyncSender<()>,
 }
 
-// SAFETY: the memory is only read, and the caller keeps it alive and unchanged for the call
-// (the header says so), during which every reader of it runs; see `Loan`.
+// SAFETY: the memory is only read, and the caller keeps it alive and unchanged for the call or
+// the background transfer (the header says so), during which every reader of it runs; see
+// `Loan`.
 unsafe impl Send for Lent {}
 unsafe impl Sync for Lent {}
 
@@ -263,16 +264,17 @@ pub unsafe fn arg_bytes<'a>(
     Ok(unsafe { std::slice::from_raw_parts(ptr.cast(), len) })
 }
 
-/// A caller's buffer the engine writes into during one call, from any thread.
+/// A caller's buffer the engine writes into during one call (or one background transfer),
+/// from any thread.
 #[derive(Clone, Copy)]
 pub struct RawBuffer {
     ptr: *mut u8,
     capacity: usize,
 }
 
-// SAFETY: the caller keeps the buffer alive for the call, every write happens during it (the
-// call returns only after the transfer, and with it every task that writes, has ended), and
-// concurrent writes go to disjoint ranges (the parts of an object).
+// SAFETY: the caller keeps the buffer alive for the call or the background transfer, every
+// write happens during it (neither ends before the transfer, and with it every task that
+// writes, has ended), and concurrent writes go to disjoint ranges (the parts of an object).
 unsafe impl Send for RawBuffer {}
 unsafe impl Sync for RawBuffer {}
 
@@ -281,7 +283,8 @@ impl RawBuffer {
     ///
     /// # Safety
     /// `ptr` must be valid for writes of `capacity` bytes until the call that made this buffer
-    /// returns, and nothing else may access them meanwhile.
+    /// returns (a background transfer: until it is reported finished), and nothing else may
+    /// access them meanwhile.
     pub unsafe fn new(
         ptr: *mut std::ffi::c_void,
         capacity: usize,

@@ -1,15 +1,16 @@
 //! Background transfers: `s3os_transfer` handles, which run on the library's threads while
 //! the caller goes on, and are polled, waited for, cancelled and freed from any thread.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use super::{s3os_status, s3os_store};
 use crate::error::{Error, ErrorKind, Result};
+use crate::ffi::RawBuffer;
 use crate::ffi::{self, arg_out, arg_ref, arg_str, call_status, call_void};
-use crate::transfer::{ItemStatuses, Progress, Transfer};
+use crate::transfer::{ItemStatuses, MemorySink, Progress, Transfer};
 
 /// A transfer running in the background, started by one of the `s3os_..._start` functions.
 ///
@@ -36,7 +37,20 @@ pub struct s3os_transfer {
     transfer: Transfer,
     /// The outcome of each object of a batch started with a list of objects.
     items: Option<Arc<ItemStatuses>>,
+    /// The caller's buffer of a download started with `s3os_download_buffer_start`, which
+    /// knows the object's size once the first answer has arrived.
+    memory: Option<Arc<MemorySink>>,
     pid: u32,
+}
+
+/// What a handle keeps besides the transfer, and what the transfer gives back when it ends.
+#[derive(Default)]
+struct Extras {
+    items: Option<Arc<ItemStatuses>>,
+    memory: Option<Arc<MemorySink>>,
+    /// The caller's memory an upload reads from, returned before the transfer is reported
+    /// finished (see `ffi::Loan`).
+    loan: Option<ffi::Loan>,
 }
 
 /// The transfers of one store, so that freeing the store can stop them.
@@ -83,11 +97,34 @@ where
     W: FnOnce(Arc<Progress>) -> F,
     F: std::future::Future<Output = Result<()>> + Send + 'static,
 {
-    let transfer = Transfer::start(work)?;
+    let extras = Extras {
+        items,
+        ..Extras::default()
+    };
+    start_with(store, extras, out_transfer, work)
+}
+
+fn start_with<W, F>(
+    store: &s3os_store,
+    extras: Extras,
+    out_transfer: &mut *mut s3os_transfer,
+    work: W,
+) -> Result<()>
+where
+    W: FnOnce(Arc<Progress>) -> F,
+    F: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let Extras {
+        items,
+        memory,
+        loan,
+    } = extras;
+    let transfer = Transfer::start_then(work, move || drop(loan))?;
     store.transfers.add(transfer.progress());
     *out_transfer = ffi::into_raw(s3os_transfer {
         transfer,
         items,
+        memory,
         pid: std::process::id(),
     });
     Ok(())
@@ -253,6 +290,112 @@ pub unsafe extern "C" fn s3os_download_prefix_start(
                 .download_prefix(&prefix, &dir, overwrite, p, ItemStatuses::new(0))
                 .await
         })
+    })
+}
+
+/// `s3os_upload_buffer` in the background: starts uploading the `len` bytes at `data` as
+/// `object_name`, straight from that memory, and returns at once (see `s3os_transfer`).
+///
+/// Lifetime: the memory is lent to the transfer. It must stay valid and unchanged until the
+/// transfer has finished, that is until `s3os_transfer_wait` has returned a status other
+/// than `S3OS_IN_PROGRESS` or `s3os_transfer_free` has returned (freeing a running transfer
+/// cancels it and returns once no request holds any of the memory); it is not used after
+/// that. `data` may be NULL only when `len` is 0. On failure to start, `*out_transfer` is NULL
+/// and the memory was not used.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_upload_buffer_start(
+    store: *mut s3os_store,
+    object_name: *const c_char,
+    data: *const c_void,
+    len: usize,
+    out_transfer: *mut *mut s3os_transfer,
+) -> s3os_status {
+    call_status(|| {
+        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
+        *out_transfer = std::ptr::null_mut();
+        let c_store = unsafe { arg_ref(store, "store") }?;
+        let store = c_store.store.clone();
+        let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
+        let (bytes, loan) = unsafe { ffi::lend(data, len, "data") }?;
+        let extras = Extras {
+            loan: Some(loan),
+            ..Extras::default()
+        };
+        start_with(c_store, extras, out_transfer, move |p| async move {
+            store.upload_bytes(&name, bytes, p).await
+        })
+    })
+}
+
+/// `s3os_download_buffer` in the background: starts downloading `object_name` into the
+/// caller's buffer `buf` of `capacity` bytes and returns at once (see `s3os_transfer`).
+/// `s3os_transfer_object_size` gives the object's size; an object larger than `capacity`
+/// finishes with `S3OS_BUFFER_TOO_SMALL` having written nothing into `buf`. Verified as
+/// `s3os_download_buffer` is.
+///
+/// Lifetime: `buf` is lent to the transfer. It must stay valid, and nothing else may read or
+/// write it, until the transfer has finished (`s3os_transfer_wait` returned a status other
+/// than `S3OS_IN_PROGRESS`) or `s3os_transfer_free` has returned; only then are its contents
+/// the object's (on success) or unspecified (on failure). `buf` may be NULL only when
+/// `capacity` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_download_buffer_start(
+    store: *mut s3os_store,
+    object_name: *const c_char,
+    buf: *mut c_void,
+    capacity: usize,
+    out_transfer: *mut *mut s3os_transfer,
+) -> s3os_status {
+    call_status(|| {
+        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
+        *out_transfer = std::ptr::null_mut();
+        let c_store = unsafe { arg_ref(store, "store") }?;
+        let store = c_store.store.clone();
+        let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
+        let buffer = unsafe { RawBuffer::new(buf, capacity, "buf") }?;
+        let sink = Arc::new(MemorySink::lent(buffer, 0));
+        let target = sink.clone();
+        let extras = Extras {
+            memory: Some(sink),
+            ..Extras::default()
+        };
+        start_with(c_store, extras, out_transfer, move |p| async move {
+            store.download_to_memory(&name, target, p).await
+        })
+    })
+}
+
+/// Stores in `*out_size` the size of the object a transfer started with
+/// `s3os_download_buffer_start` downloads, as its first answer announced it: after a success
+/// the number of bytes written into the buffer, after `S3OS_BUFFER_TOO_SMALL` the capacity
+/// needed. Returns `S3OS_IN_PROGRESS` (and 0) while no answer has arrived yet, and
+/// `S3OS_INVALID_ARGUMENT` when the transfer ended before one did (a missing object) or is of
+/// another kind.
+#[no_mangle]
+pub unsafe extern "C" fn s3os_transfer_object_size(
+    transfer: *mut s3os_transfer,
+    out_size: *mut u64,
+) -> s3os_status {
+    call_status(|| {
+        let out_size = unsafe { arg_out(out_size, "out_size") }?;
+        *out_size = 0;
+        let transfer = unsafe { live(transfer) }?;
+        let memory = transfer.memory.as_ref().ok_or_else(|| {
+            Error::invalid("transfer: not a download started with s3os_download_buffer_start")
+        })?;
+        match memory.announced_size() {
+            Some(size) => {
+                *out_size = size;
+                Ok(())
+            }
+            None if transfer.transfer.progress().outcome().is_none() => Err(Error::new(
+                ErrorKind::InProgress,
+                "no answer has announced the object's size yet",
+            )),
+            None => Err(Error::invalid(
+                "the download ended before an answer announced the object's size",
+            )),
+        }
     })
 }
 

@@ -193,6 +193,19 @@ impl Transfer {
         W: FnOnce(Arc<Progress>) -> F,
         F: Future<Output = Result<()>> + Send + 'static,
     {
+        Transfer::start_then(work, || {})
+    }
+
+    /// Starts `work` as [`Transfer::start`] does, and runs `release` (off the runtime's
+    /// workers, so it may block) once the work has ended, however it ended, before the
+    /// outcome is reported: a background transfer from borrowed memory gives the memory back
+    /// there, so that no waiter sees the end while anything still holds it.
+    pub fn start_then<W, F, R>(work: W, release: R) -> Result<Transfer>
+    where
+        W: FnOnce(Arc<Progress>) -> F,
+        F: Future<Output = Result<()>> + Send + 'static,
+        R: FnOnce() + Send + 'static,
+    {
         let runtime = runtime::runtime()?;
         let progress = Progress::new();
         // Boxed: the engine's futures are large, and spawning moves them.
@@ -201,6 +214,8 @@ impl Transfer {
         // A second task observes the first, so that even a panic inside the work is reported.
         runtime.spawn(async move {
             let outcome = task.await.unwrap_or_else(|_| Err(runtime::task_died()));
+            // An Err means `release` panicked, after which what it held is dropped anyway.
+            let _released = tokio::task::spawn_blocking(release).await;
             reporter.finish(outcome);
         });
         Ok(Transfer { progress })

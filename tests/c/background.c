@@ -1,7 +1,8 @@
 /*
  * Background transfers from C: progress polled and waits made from other threads, timeouts,
  * cancellation, freeing a running transfer, freeing the store under running transfers,
- * batches with per-item statuses, fork() while one runs, and bad input.
+ * batches with per-item statuses, transfers from and into the caller's memory, fork() while
+ * one runs, and bad input.
  *
  *   background <scratch-dir> key=value...   (the endpoint slows every body down, so that
  *                                            transfers are still running when looked at)
@@ -173,6 +174,56 @@ int main(int argc, char **argv) {
     CHECK(s3os_transfer_wait(t, -1) == S3OS_OK, "small upload");
     s3os_transfer_free(t);
 
+    /* From and into memory: the caller's buffers are lent until the transfer has finished. */
+    unsigned char *bytes = malloc(big_len);
+    for (size_t i = 0; i < big_len; i++) bytes[i] = (unsigned char)((i * 7 + 3) >> 2);
+    CHECK(s3os_upload_buffer_start(store, "bg/memory", bytes, big_len, &t) == S3OS_OK && t,
+          "buffer upload start");
+    CHECK(s3os_transfer_object_size(t, &size) == S3OS_INVALID_ARGUMENT, "size of an upload");
+    CHECK(s3os_transfer_wait(t, -1) == S3OS_OK, "buffer upload");
+    s3os_transfer_free(t);
+    unsigned char *back = malloc(big_len);
+    memset(back, 0xAB, big_len);
+    CHECK(s3os_download_buffer_start(store, "bg/memory", back, big_len, &t) == S3OS_OK && t,
+          "buffer download start");
+    CHECK(s3os_transfer_wait(t, -1) == S3OS_OK, "buffer download");
+    CHECK(s3os_transfer_object_size(t, &size) == S3OS_OK && size == big_len, "size %llu",
+          (unsigned long long)size);
+    s3os_transfer_free(t);
+    CHECK(memcmp(bytes, back, big_len) == 0, "the bytes came back changed");
+
+    /* Too small a buffer: nothing written, the size needed is known. */
+    memset(back, 0xAB, big_len);
+    CHECK(s3os_download_buffer_start(store, "bg/memory", back, big_len - 1, &t) == S3OS_OK,
+          "start");
+    CHECK(s3os_transfer_wait(t, -1) == S3OS_BUFFER_TOO_SMALL, "too small: %s", s3os_last_error());
+    CHECK(s3os_transfer_object_size(t, &size) == S3OS_OK && size == big_len, "needed %llu",
+          (unsigned long long)size);
+    s3os_transfer_free(t);
+    int untouched = 1;
+    for (size_t i = 0; i < big_len; i++) untouched &= back[i] == 0xAB;
+    CHECK(untouched, "a too-small buffer was written into");
+
+    /* A missing object: no size ever announced. */
+    CHECK(s3os_download_buffer_start(store, "bg/none", back, big_len, &t) == S3OS_OK, "start");
+    CHECK(s3os_transfer_wait(t, -1) == S3OS_NOT_FOUND, "missing object into memory");
+    CHECK(s3os_transfer_object_size(t, &size) == S3OS_INVALID_ARGUMENT && size == 0,
+          "size of a missing object");
+    s3os_transfer_free(t);
+
+    /* Freed while uploading from memory: returns once nothing holds the bytes, which may then
+     * change and go away at once; the upload left nothing. */
+    CHECK(s3os_upload_buffer_start(store, "bg/memory-freed", bytes, big_len, &t) == S3OS_OK,
+          "start");
+    sleep_ms(100);
+    CHECK(s3os_transfer_wait(t, 0) == S3OS_IN_PROGRESS, "still running when freed");
+    s3os_transfer_free(t);
+    memset(bytes, 0, big_len);
+    free(bytes);
+    CHECK(s3os_object_size(store, "bg/memory-freed", &size) == S3OS_NOT_FOUND,
+          "a freed upload landed");
+    free(back);
+
     /* fork() while a transfer runs: the child may neither wait for it nor stop it. */
     CHECK(s3os_upload_file_start(store, "bg/forked", big, &t) == S3OS_OK, "start");
     fflush(NULL);
@@ -219,6 +270,17 @@ int main(int argc, char **argv) {
     CHECK(s3os_upload_dir_start(store, NULL, "p", &t) == S3OS_INVALID_ARGUMENT, "NULL dir");
     CHECK(s3os_download_prefix_start(store, "p", NULL, false, &t) == S3OS_INVALID_ARGUMENT,
           "NULL dir");
+    t = (s3os_transfer *)1;
+    CHECK(s3os_upload_buffer_start(store, "x", NULL, 5, &t) == S3OS_INVALID_ARGUMENT && t == NULL,
+          "NULL data with a length");
+    CHECK(s3os_download_buffer_start(store, "x", NULL, 5, &t) == S3OS_INVALID_ARGUMENT &&
+              t == NULL,
+          "NULL buffer with a capacity");
+    CHECK(s3os_upload_buffer_start(store, "x", "", 0, NULL) == S3OS_INVALID_ARGUMENT, "NULL out");
+    CHECK(s3os_upload_buffer_start(store, "bad\xff", "", 0, &t) == S3OS_INVALID_ARGUMENT &&
+              strstr(s3os_last_error(), "UTF-8"),
+          "a name that is not UTF-8");
+    CHECK(s3os_transfer_object_size(NULL, &size) == S3OS_INVALID_ARGUMENT, "size NULL");
     CHECK(s3os_transfer_wait(NULL, 0) == S3OS_INVALID_ARGUMENT, "wait NULL");
     CHECK(s3os_transfer_progress(NULL, NULL, NULL) == S3OS_INVALID_ARGUMENT, "progress NULL");
     CHECK(s3os_transfer_cancel(NULL) == S3OS_INVALID_ARGUMENT, "cancel NULL");

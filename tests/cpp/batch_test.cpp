@@ -229,7 +229,34 @@ int main(int argc, char** argv) {
         owner.wait();
         check(read(dir / "moved") == contents[3], "the moved Transfer finished");
     }
-    std::cout << "background: waits, progress, cancel, destroy, batch, move\n";
+    {
+        const std::string& bytes = contents[3];
+        s3os::Transfer upload = slow_store.upload_buffer_start("cpp-bg/memory", bytes.data(),
+                                                               bytes.size());
+        try {
+            upload.object_size();
+            check(false, "an upload has no object size to give");
+        } catch (const s3os::InvalidArgument&) {
+            check(true, "object_size() is for downloads into memory");
+        }
+        upload.wait();
+        std::vector<char> back(bytes.size() + 10, 'x');
+        s3os::Transfer download =
+            slow_store.download_buffer_start("cpp-bg/memory", back.data(), back.size());
+        download.wait();
+        check(download.object_size() == bytes.size() &&
+                  std::string(back.data(), bytes.size()) == bytes && back.back() == 'x',
+              "from memory and back into memory in the background");
+        s3os::Transfer too_small =
+            slow_store.download_buffer_start("cpp-bg/memory", back.data(), bytes.size() - 1);
+        try {
+            too_small.wait();
+            check(false, "a too-small buffer is refused");
+        } catch (const s3os::BufferTooSmall& e) {
+            check(e.required_size() == bytes.size(), "BufferTooSmall names the size");
+        }
+    }
+    std::cout << "background: waits, progress, cancel, destroy, batch, move, memory\n";
     std::cout << "batch_test: all " << checks << " checks passed\n";
     return 0;
 }

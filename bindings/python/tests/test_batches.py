@@ -145,6 +145,32 @@ def test_async_transfers_are_futures(store, tmp_path):
         exists.result(timeout=120)
 
 
+def test_memory_transfers_in_the_background(store):
+    data = bytearray(os.urandom(9 * MIB + 7))
+    up = store.upload_bytes_async("async/memory", data)
+    # The buffer stays exported while the transfer holds it: it cannot be resized under it.
+    with pytest.raises(BufferError):
+        data.append(0)
+    assert up.result(timeout=120) is None
+    data.append(0)  # released once the future is done
+    del data[-1]
+    into = bytearray(len(data) + 100)
+    down = store.download_into_async("async/memory", into)
+    assert down.result(timeout=120) == len(data)
+    assert into[: len(data)] == data and not any(into[len(data):])
+    small = bytearray(10)
+    too_small = store.download_into_async("async/memory", small)
+    with pytest.raises(s3os.BufferTooSmallError) as raised:
+        too_small.result(timeout=120)
+    assert raised.value.size == len(data) and small == bytearray(10)
+    with pytest.raises(FileNotFoundError):
+        store.download_into_async("async/none", into).result(timeout=120)
+    with pytest.raises(TypeError):
+        store.download_into_async("async/memory", b"read-only")
+    with pytest.raises(TypeError):
+        store.upload_bytes_async("async/memory", "text")
+
+
 def test_cancelling_a_future_stops_and_cleans_up(server, prefix, tmp_path):
     write_file(tmp_path / "big", 48 * MIB)
     # One part in flight: an upload takes long enough to be cancelled while running.

@@ -87,6 +87,12 @@ _PROTOTYPES = {
     # Background transfers.
     "s3os_upload_file_start": (c_int, [c_void_p, c_char_p, c_char_p, POINTER(c_void_p)]),
     "s3os_download_file_start": (c_int, [c_void_p, c_char_p, c_char_p, c_bool, POINTER(c_void_p)]),
+    "s3os_upload_buffer_start": (c_int, [c_void_p, c_char_p, c_void_p, c_size_t, POINTER(c_void_p)]),
+    "s3os_download_buffer_start": (
+        c_int,
+        [c_void_p, c_char_p, c_void_p, c_size_t, POINTER(c_void_p)],
+    ),
+    "s3os_transfer_object_size": (c_int, [c_void_p, POINTER(c_uint64)]),
     "s3os_transfer_progress": (c_int, [c_void_p, POINTER(c_uint64), POINTER(c_uint64)]),
     "s3os_transfer_wait": (c_int, [c_void_p, c_int64]),
     "s3os_transfer_cancel": (c_int, [c_void_p]),

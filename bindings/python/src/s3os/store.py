@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import os
 import threading
@@ -692,22 +693,70 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
             ),
         )
 
+    def upload_bytes_async(self, object_name: str, data: Any) -> "TransferFuture":
+        """Starts :meth:`upload_bytes` in the background and returns at once a
+        :class:`TransferFuture` (see :meth:`upload_object_async`).
+
+        ``data`` is lent to the transfer, without a copy: the future keeps it (and its buffer
+        exported, so that a ``bytearray`` cannot be resized meanwhile) until it is done, and
+        its bytes must not change before then.
+        """
+        name = _c_text(object_name, "object_name")
+        with contextlib.ExitStack() as memory:
+            address, length = memory.enter_context(lent(data, writable=False, what="data"))
+            future = self._start(
+                None,
+                reading=False,
+                start=lambda store, out: lib.s3os_upload_buffer_start(
+                    store, name, address, length, out
+                ),
+                memory=memory.pop_all(),
+            )
+        return future
+
+    def download_into_async(self, object_name: str, buffer: Any) -> "TransferFuture":
+        """Starts :meth:`download_into` in the background and returns at once a
+        :class:`TransferFuture` whose ``result()`` is the object's size.
+
+        ``buffer`` is lent to the transfer: nothing else may read or write it until the future
+        is done. ``result()`` raises :class:`BufferTooSmallError` (with ``size``) when the
+        object does not fit, having written nothing into ``buffer``.
+        """
+        name = _c_text(object_name, "object_name")
+        with contextlib.ExitStack() as memory:
+            address, capacity = memory.enter_context(lent(buffer, writable=True, what="buffer"))
+            future = self._start(
+                None,
+                reading=True,
+                start=lambda store, out: lib.s3os_download_buffer_start(
+                    store, name, address, capacity, out
+                ),
+                memory=memory.pop_all(),
+                sized=True,
+            )
+        return future
+
     def _start(
         self,
         acl: Optional[str],
         *,
         reading: bool,
         start: Callable[[int, Any], int],
+        memory: Optional[contextlib.ExitStack] = None,
+        sized: bool = False,
     ) -> "TransferFuture":
-        # The C store stays alive until the transfer's watcher is done with it, as for a call.
-        calls = self._store_for_call(acl)
-        store = calls.__enter__()
+        # The C store, and the memory lent to the transfer, stay alive until the transfer's
+        # watcher is done with them, as for a call.
+        resources = contextlib.ExitStack()
+        if memory is not None:
+            resources.push(memory)
         try:
+            store = resources.enter_context(self._store_for_call(acl))
             handle = ctypes.c_void_p()
             check(start(store, ctypes.byref(handle)))
-            future = TransferFuture(handle.value, reading, self, calls)
+            future = TransferFuture(handle.value, reading, self, resources, sized=sized)
         except BaseException:
-            calls.__exit__(None, None, None)
+            resources.close()
             raise
         return future
 
@@ -795,10 +844,11 @@ def _attach_items(
 
 
 class TransferFuture(concurrent.futures.Future):  # type: ignore[type-arg]
-    """A transfer running in the background (from ``upload_object_async`` or
-    ``download_object_async``).
+    """A transfer running in the background (from ``upload_object_async``,
+    ``download_object_async``, ``upload_bytes_async`` or ``download_into_async``).
 
-    ``result(timeout)`` returns ``None`` once the transfer succeeded, or raises its error;
+    ``result(timeout)`` returns ``None`` once the transfer succeeded (``download_into_async``:
+    the object's size), or raises its error;
     ``cancel()`` stops a transfer that has not finished (it is cleaned up in the background:
     a cancelled upload is aborted, a cancelled download leaves no file) and returns ``True``;
     ``progress()`` gives ``(bytes_done, total)`` (``(0, 0)`` until the total is known). A
@@ -807,10 +857,13 @@ class TransferFuture(concurrent.futures.Future):  # type: ignore[type-arg]
     added with ``add_done_callback`` run on the transfer's watcher thread.
     """
 
-    def __init__(self, handle: Optional[int], reading: bool, store: Any, calls: Any) -> None:
+    def __init__(
+        self, handle: Optional[int], reading: bool, store: Any, calls: Any, *, sized: bool = False
+    ) -> None:
         super().__init__()
         self._handle = handle
         self._reading = reading
+        self._sized = sized
         self._handle_lock = threading.Lock()
         self._final_progress = (0, 0)
         self._store = store
@@ -855,6 +908,11 @@ class TransferFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         try:
             status = lib.s3os_transfer_wait(self._handle, -1)
             message = _library.last_error() if status else ""
+            size: Optional[int] = None
+            if self._sized:
+                announced = ctypes.c_uint64()
+                if lib.s3os_transfer_object_size(self._handle, ctypes.byref(announced)) == 0:
+                    size = announced.value
             with self._handle_lock:
                 self._final_progress = self._read_progress()
                 lib.s3os_transfer_free(self._handle)
@@ -869,6 +927,9 @@ class TransferFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         if not self.set_running_or_notify_cancel():
             return
         if status == 0:
-            self.set_result(None)
+            self.set_result(size)
         else:
-            self.set_exception(error_for(status, message, reading=self._reading))
+            error = error_for(status, message, reading=self._reading)
+            if isinstance(error, BufferTooSmallError):
+                error.size = size
+            self.set_exception(error)

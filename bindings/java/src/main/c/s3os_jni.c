@@ -787,6 +787,65 @@ JNIEXPORT jint JNICALL Java_s3os_NativeStore_startDownload(JNIEnv *env, jclass c
     return result;
 }
 
+/* The buffer is lent to the transfer: the Java side keeps it reachable until the transfer is
+ * closed (see Transfer), so its memory outlives every use the library makes of it. */
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_startUploadDirect(JNIEnv *env, jclass cls,
+                                                               jlong store, jbyteArray name,
+                                                               jobject buffer, jlong position,
+                                                               jlong length,
+                                                               jlongArray transfer_out,
+                                                               jobjectArray error_out) {
+    (void)cls;
+    char *address = (*env)->GetDirectBufferAddress(env, buffer);
+    if (!address) {
+        return throw_new(env, "java/lang/IllegalArgumentException",
+                         "s3os: the buffer's memory is not accessible to native code");
+    }
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    s3os_transfer *transfer = NULL;
+    s3os_status status = s3os_upload_buffer_start(as_store(store), object_name, address + position,
+                                                  (size_t)length, &transfer);
+    jint result = started(env, status, transfer, transfer_out, error_out);
+    free(object_name);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_startDownloadDirect(JNIEnv *env, jclass cls,
+                                                                 jlong store, jbyteArray name,
+                                                                 jobject buffer, jlong position,
+                                                                 jlong capacity,
+                                                                 jlongArray transfer_out,
+                                                                 jobjectArray error_out) {
+    (void)cls;
+    char *address = (*env)->GetDirectBufferAddress(env, buffer);
+    if (!address) {
+        return throw_new(env, "java/lang/IllegalArgumentException",
+                         "s3os: the buffer's memory is not accessible to native code");
+    }
+    char *object_name = c_string(env, name);
+    if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
+    s3os_transfer *transfer = NULL;
+    s3os_status status = s3os_download_buffer_start(as_store(store), object_name,
+                                                    address + position, (size_t)capacity,
+                                                    &transfer);
+    jint result = started(env, status, transfer, transfer_out, error_out);
+    free(object_name);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_s3os_NativeStore_transferObjectSize(JNIEnv *env, jclass cls,
+                                                                jlong transfer,
+                                                                jlongArray size_out,
+                                                                jobjectArray error_out) {
+    (void)cls;
+    uint64_t size = 0;
+    jint result = outcome(env, s3os_transfer_object_size(as_transfer(transfer), &size), error_out);
+    jlong java_size = (jlong)size;
+    (*env)->SetLongArrayRegion(env, size_out, 0, 1, &java_size);
+    return result;
+}
+
 JNIEXPORT jint JNICALL Java_s3os_NativeStore_transferProgress(JNIEnv *env, jclass cls,
                                                               jlong transfer,
                                                               jlongArray progress_out,

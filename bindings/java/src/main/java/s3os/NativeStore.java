@@ -113,6 +113,14 @@ final class NativeStore {
             long[] transferOut,
             byte[][] errorOut);
 
+    static native int startUploadDirect(long store, byte[] name, ByteBuffer buffer, long position,
+            long length, long[] transferOut, byte[][] errorOut);
+
+    static native int startDownloadDirect(long store, byte[] name, ByteBuffer buffer,
+            long position, long capacity, long[] transferOut, byte[][] errorOut);
+
+    static native int transferObjectSize(long transfer, long[] sizeOut, byte[][] errorOut);
+
     /** Stores bytes done and total in {@code progressOut[0]} and {@code progressOut[1]}. */
     static native int transferProgress(long transfer, long[] progressOut, byte[][] errorOut);
 

@@ -761,6 +761,79 @@ public final class S3ObjectStore implements AutoCloseable {
     }
 
     /**
+     * Starts uploading the remaining bytes of {@code buffer} (position to limit) as object
+     * {@code name} in the background, as {@link #uploadBuffer} does, and returns at once. A
+     * direct buffer is lent to the transfer without a copy: its bytes must not change until the
+     * transfer has finished ({@link Transfer#await} returned true or threw) or is closed. A
+     * heap buffer's bytes are copied once into native memory the transfer owns. The buffer's
+     * position is left unchanged.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param buffer the bytes to upload
+     * @return the running transfer, to close when done with it
+     * @throws IOException if the transfer could not be started
+     * @throws IllegalArgumentException if an argument is null or not valid
+     * @throws IllegalStateException if the store is closed
+     */
+    public Transfer startUploadBuffer(String name, ByteBuffer buffer) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        if (buffer == null) {
+            throw new IllegalArgumentException("buffer must not be null");
+        }
+        ByteBuffer lent = buffer;
+        if (!buffer.isDirect()) {
+            lent = ByteBuffer.allocateDirect(buffer.remaining());
+            lent.put(buffer.duplicate()).flip();
+        }
+        long[] transferOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.startUploadDirect(store, nameBytes, lent, lent.position(),
+                    lent.remaining(), transferOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+        return new Transfer(transferOut[0], name, null, lent, false);
+    }
+
+    /**
+     * Starts downloading object {@code name} into the direct {@code buffer}, from its position
+     * on, in the background (as {@link #downloadBuffer} does) and returns at once. The buffer
+     * is lent to the transfer: nothing else may read or write it until the transfer has
+     * finished or is closed. Its position is not moved; {@link Transfer#objectSize} gives the
+     * number of bytes written. {@link Transfer#await} throws {@link BufferTooSmallException}
+     * (naming the size) if the object does not fit, having written nothing.
+     *
+     * @param name the object's name, relative to the store's prefix
+     * @param buffer a writable direct buffer
+     * @return the running transfer, to close when done with it
+     * @throws IOException if the transfer could not be started
+     * @throws IllegalArgumentException if {@code buffer} is null, not direct or read-only
+     * @throws IllegalStateException if the store is closed
+     */
+    public Transfer startDownloadBuffer(String name, ByteBuffer buffer) throws IOException {
+        byte[] nameBytes = NativeStore.utf8(name, "name");
+        if (buffer == null || !buffer.isDirect() || buffer.isReadOnly()) {
+            throw new IllegalArgumentException("buffer must be a writable direct ByteBuffer");
+        }
+        long[] transferOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long store = acquire();
+        try {
+            status = NativeStore.startDownloadDirect(store, nameBytes, buffer, buffer.position(),
+                    buffer.remaining(), transferOut, errorOut);
+        } finally {
+            release();
+        }
+        NativeStore.check(status, errorOut, name, null);
+        return new Transfer(transferOut[0], name, null, buffer, true);
+    }
+
+    /**
      * Releases the native store and its connections, after waiting for the calls running on
      * other threads to return. Calls made afterwards throw {@link IllegalStateException};
      * closing again does nothing.

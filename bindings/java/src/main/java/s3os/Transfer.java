@@ -1,12 +1,16 @@
 package s3os;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * A transfer running in the background, from {@link S3ObjectStore#startUploadObject} or
- * {@link S3ObjectStore#startDownloadObject}. It moves bytes on the library's threads while the
+ * A transfer running in the background, from {@link S3ObjectStore#startUploadObject},
+ * {@link S3ObjectStore#startDownloadObject}, {@link S3ObjectStore#startUploadBuffer} or
+ * {@link S3ObjectStore#startDownloadBuffer}. It moves bytes on the library's threads while the
  * caller goes on; nothing is called back, progress is polled.
  *
  * <p>{@link #await}, {@link #bytesDone}, {@link #bytesTotal} and {@link #cancel} may be called
@@ -17,15 +21,35 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@link TransferCancelledException}. A transfer that is never closed is released only at exit.
  */
 public final class Transfer implements AutoCloseable {
+    /**
+     * The transfers that hold a buffer's memory, kept reachable until closed: a direct
+     * buffer's memory is freed when the buffer is collected, which must not happen while the
+     * library reads or writes it, even if the caller drops the transfer unclosed.
+     */
+    private static final Set<Transfer> LENDING = ConcurrentHashMap.newKeySet();
+
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final String object;
     private final String file;
+    /** The buffer lent to the library, referenced so that it stays reachable while lent. */
+    private final ByteBuffer lent;
+    private final boolean downloadsIntoBuffer;
     private long handle;
 
     Transfer(long handle, String object, String file) {
+        this(handle, object, file, null, false);
+    }
+
+    Transfer(long handle, String object, String file, ByteBuffer lent,
+            boolean downloadsIntoBuffer) {
         this.handle = handle;
         this.object = object;
         this.file = file;
+        this.lent = lent;
+        this.downloadsIntoBuffer = downloadsIntoBuffer;
+        if (lent != null) {
+            LENDING.add(this);
+        }
     }
 
     /**
@@ -64,8 +88,43 @@ public final class Transfer implements AutoCloseable {
         if (status == S3osException.IN_PROGRESS) {
             return false;
         }
+        if (status == S3osException.BUFFER_TOO_SMALL && downloadsIntoBuffer) {
+            throw new BufferTooSmallException(status,
+                    NativeStore.string(NativeStore.statusName(status)),
+                    NativeStore.string(errorOut[0]), objectSize());
+        }
         NativeStore.check(status, errorOut, object, file);
         return true;
+    }
+
+    /**
+     * The size of the object a transfer from {@link S3ObjectStore#startDownloadBuffer}
+     * downloads, once its first answer has announced it: after {@link #await} succeeded, the
+     * bytes written into the buffer (from its position); after a
+     * {@link BufferTooSmallException}, the room needed.
+     *
+     * @return the object's size in bytes
+     * @throws IllegalStateException if the transfer is closed, is not a download into a
+     *     buffer, or no answer has announced the size (yet)
+     */
+    public long objectSize() {
+        if (!downloadsIntoBuffer) {
+            throw new IllegalStateException(
+                    "objectSize() is for transfers from S3ObjectStore.startDownloadBuffer");
+        }
+        long[] sizeOut = new long[1];
+        byte[][] errorOut = new byte[1][];
+        int status;
+        long transfer = acquire();
+        try {
+            status = NativeStore.transferObjectSize(transfer, sizeOut, errorOut);
+        } finally {
+            lock.readLock().unlock();
+        }
+        if (status != 0) {
+            throw new IllegalStateException(NativeStore.string(errorOut[0]));
+        }
+        return sizeOut[0];
     }
 
     /**
@@ -134,6 +193,7 @@ public final class Transfer implements AutoCloseable {
             if (handle != 0) {
                 NativeStore.transferFree(handle);
                 handle = 0;
+                LENDING.remove(this);
             }
         } finally {
             lock.writeLock().unlock();

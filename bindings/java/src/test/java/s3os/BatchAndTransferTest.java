@@ -1,6 +1,7 @@
 package s3os;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -54,6 +55,7 @@ public final class BatchAndTransferTest {
         tests.put("a cancelled background transfer leaves nothing", t::cancelled);
         tests.put("a background download reports its failure from await", t::backgroundFailure);
         tests.put("closing the store cancels its transfers", t::storeClosed);
+        tests.put("buffers go up and come down in the background", t::backgroundBuffers);
         int failed = 0;
         for (Map.Entry<String, Test> test : tests.entrySet()) {
             try {
@@ -232,6 +234,45 @@ public final class BatchAndTransferTest {
             // What a transfer still running when its store closed ends with.
         } finally {
             upload.close();
+        }
+    }
+
+    private void backgroundBuffers() throws Exception {
+        try (S3ObjectStore store = open("java-bg-memory")) {
+            byte[] bytes = new byte[9 * MIB + 5];
+            new java.util.Random(8).nextBytes(bytes);
+            ByteBuffer direct = ByteBuffer.allocateDirect(bytes.length);
+            direct.put(bytes).flip();
+            try (Transfer upload = store.startUploadBuffer("direct", direct)) {
+                upload.await();
+                expect(IllegalStateException.class, upload::objectSize);
+            }
+            check(direct.position() == 0, "position unchanged");
+            try (Transfer upload = store.startUploadBuffer("heap", ByteBuffer.wrap(bytes))) {
+                upload.await();
+            }
+            ByteBuffer into = ByteBuffer.allocateDirect(bytes.length + 3);
+            try (Transfer download = store.startDownloadBuffer("heap", into)) {
+                download.await();
+                check(download.objectSize() == bytes.length, "objectSize");
+            }
+            byte[] back = new byte[bytes.length];
+            into.get(back);
+            check(Arrays.equals(bytes, back), "the bytes came back");
+            check(Arrays.equals(bytes, store.downloadBytes("direct")), "the direct upload");
+            ByteBuffer small = ByteBuffer.allocateDirect(100);
+            try (Transfer tooSmall = store.startDownloadBuffer("heap", small)) {
+                BufferTooSmallException e = expect(BufferTooSmallException.class, tooSmall::await);
+                check(e.getRequiredSize() == bytes.length, "BufferTooSmallException names the size");
+            }
+            check(small.get(0) == 0 && small.get(99) == 0, "nothing written into a small buffer");
+            try (Transfer missing = store.startDownloadBuffer("none", into)) {
+                expect(NoSuchFileException.class, missing::await);
+                expect(IllegalStateException.class, missing::objectSize);
+            }
+            expect(IllegalArgumentException.class,
+                    () -> store.startDownloadBuffer("heap", ByteBuffer.allocate(10)));
+            expect(IllegalArgumentException.class, () -> store.startUploadBuffer("x", null));
         }
     }
 
