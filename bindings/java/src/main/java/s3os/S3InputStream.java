@@ -13,8 +13,9 @@ import java.io.InputStream;
  * status {@code INTEGRITY}).
  *
  * <p>Seekable ({@link #seek}, {@link #skip}, {@link #mark}/{@link #reset}). One thread at a
- * time (methods are synchronized). {@link #close()} releases the native reader; the stream
- * keeps working after its store is closed.
+ * time (methods are synchronized). {@link #close()} releases the native reader (a stream
+ * dropped unclosed is released when the garbage collector finds it); the stream keeps working
+ * after its store is closed.
  */
 public final class S3InputStream extends InputStream {
     /** The most one native read copies at once. */
@@ -26,10 +27,13 @@ public final class S3InputStream extends InputStream {
     private long position;
     private long mark;
 
+    private final Abandoned abandoned;
+
     S3InputStream(long reader, long size, String name) {
         this.reader = reader;
         this.size = size;
         this.name = name;
+        this.abandoned = new Abandoned(this, reader, NativeStore::readerFree);
     }
 
     /**
@@ -134,8 +138,10 @@ public final class S3InputStream extends InputStream {
     @Override
     public synchronized void close() {
         if (reader != 0) {
-            NativeStore.readerFree(reader);
+            long handle = reader;
             reader = 0;
+            abandoned.released();
+            NativeStore.readerFree(handle);
         }
     }
 

@@ -26,8 +26,10 @@ import java.io.OutputStream;
  * }</pre>
  *
  * <p>A part that failed is thrown by the next {@code write} or by {@code close}; the upload is
- * aborted and the stream finished. A stream that is never closed or aborted leaves its
- * multipart upload unfinished on the server. One thread at a time (methods are synchronized).
+ * aborted and the stream finished. A stream that becomes unreachable without being closed or
+ * aborted is aborted when the garbage collector finds it (no object appears); until then its
+ * multipart upload stays unfinished on the server, so close or abort explicitly. One thread at
+ * a time (methods are synchronized).
  * The stream keeps working after its store is closed.
  */
 public final class S3OutputStream extends OutputStream {
@@ -40,9 +42,13 @@ public final class S3OutputStream extends OutputStream {
     private int buffered;
     private long written;
 
+    private final Abandoned abandoned;
+
     S3OutputStream(long writer, String name) {
         this.writer = writer;
         this.name = name;
+        this.abandoned =
+                new Abandoned(this, writer, h -> NativeStore.writerAbort(h, new byte[1][]));
     }
 
     @Override
@@ -97,6 +103,7 @@ public final class S3OutputStream extends OutputStream {
         drain();
         long handle = writer;
         writer = 0;
+        abandoned.released();
         byte[][] errorOut = new byte[1][];
         NativeStore.check(NativeStore.writerClose(handle, errorOut), errorOut, name, null);
     }
@@ -113,6 +120,7 @@ public final class S3OutputStream extends OutputStream {
         }
         long handle = writer;
         writer = 0;
+        abandoned.released();
         buffered = 0;
         byte[][] errorOut = new byte[1][];
         NativeStore.check(NativeStore.writerAbort(handle, errorOut), errorOut, name, null);
@@ -139,6 +147,7 @@ public final class S3OutputStream extends OutputStream {
             // The upload was aborted: the stream is finished; freeing it reports nothing new.
             long handle = writer;
             writer = 0;
+            abandoned.released();
             NativeStore.writerAbort(handle, new byte[1][]);
             NativeStore.check(status, errorOut, name, null);
         }

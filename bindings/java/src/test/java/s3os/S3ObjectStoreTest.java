@@ -694,6 +694,14 @@ public final class S3ObjectStoreTest {
             aborted.abort();
             assertLeftNothingOnTheServer(store, "ostream/aborted");
 
+            // Dropped without close or abort: aborted once the collector finds it.
+            writeAndDrop(store, "dropped", data);
+            for (int i = 0; i < 200 && !unfinishedUploads().isEmpty(); i++) {
+                System.gc();
+                Thread.sleep(50);
+            }
+            assertLeftNothingOnTheServer(store, "ostream/dropped");
+
             try (S3OutputStream small = store.openOutputStream("small")) {
                 small.write("tiny".getBytes(StandardCharsets.UTF_8));
             }
@@ -892,12 +900,22 @@ public final class S3ObjectStoreTest {
         String name = key.substring(key.indexOf('/') + 1);
         expect(NoSuchFileException.class, () -> store.getObjectSize(name));
         assertTrue(!Files.exists(serverObject(key)), "no object " + key);
+        assertEquals(new ArrayList<String>(), unfinishedUploads(), "unfinished multipart uploads");
+    }
+
+    private List<String> unfinishedUploads() throws IOException {
         try (Stream<Path> entries = Files.list(serverData)) {
-            List<String> uploads = entries.map(p -> p.getFileName().toString())
+            return entries.map(p -> p.getFileName().toString())
                     .filter(n -> n.startsWith(".upload"))
                     .collect(Collectors.toList());
-            assertEquals(new ArrayList<String>(), uploads, "unfinished multipart uploads");
         }
+    }
+
+    /** Writes a multipart upload's worth into a stream and lets go of it, unclosed. */
+    private static void writeAndDrop(S3ObjectStore store, String name, byte[] data)
+            throws IOException {
+        S3OutputStream dropped = store.openOutputStream(name);
+        dropped.write(data);
     }
 
     private static List<Path> temporaries(Path dir) throws IOException {
