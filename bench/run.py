@@ -718,7 +718,7 @@ def smoke_test(ctx, client, scheme="http"):
     key = f"smoke/{client}"
     dst = ctx.work / "smoke" / f"dst-{client}-{scheme}"
     for upload, path in ((True, src), (False, dst)):
-        argv, _ = client_argv(ctx, client, upload, key, path, 1, scheme)
+        argv, _ = client_argv(ctx, client, upload, key, path, 1, scheme=scheme)
         try:
             r = subprocess.run(pinned(argv, ctx.client_cpus), env=ctx.env_for(scheme), capture_output=True,
                                text=True, timeout=120)
