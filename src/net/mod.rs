@@ -28,6 +28,13 @@ pub struct Network {
 /// The HTTP client for a store with `config`, reading proxy variables from the environment.
 pub fn for_store(config: &Config) -> Result<Network> {
     let trust = tls::trust(config)?;
+    let speaks_tls = config
+        .endpoint_url
+        .as_deref()
+        .is_none_or(|endpoint| endpoint.to_ascii_lowercase().starts_with("https://"));
+    if speaks_tls {
+        tls::warm_up_random(&trust.client);
+    }
     let proxies = proxy::Proxies::new(config, &|name| std::env::var(name).ok())?;
     let description = format!("TLS {}; proxy: {}", trust.description, proxies.description);
     let secrets = proxies.secrets.clone();

@@ -167,6 +167,14 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// Seeds the TLS library's random generator now, while a store that will speak TLS is created.
+/// aws-lc seeds it on first use from CPU jitter entropy, which costs tens of milliseconds of
+/// CPU once per process; left to the first handshake, that would delay the first request. A
+/// failure here changes nothing: the first handshake would meet it again and report it.
+pub fn warm_up_random(client: &ClientConfig) {
+    let _ = client.crypto_provider().secure_random.fill(&mut [0u8; 32]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
