@@ -119,7 +119,10 @@ where
         memory,
         loan,
     } = extras;
-    let transfer = Transfer::start_then(work, move || drop(loan))?;
+    let transfer = match loan {
+        Some(loan) => Transfer::start_then(work, move || drop(loan))?,
+        None => Transfer::start(work)?,
+    };
     store.transfers.add(transfer.progress());
     *out_transfer = ffi::into_raw(s3os_transfer {
         transfer,

@@ -193,7 +193,7 @@ impl Transfer {
         W: FnOnce(Arc<Progress>) -> F,
         F: Future<Output = Result<()>> + Send + 'static,
     {
-        Transfer::start_then(work, || {})
+        Transfer::spawn(work, None::<fn()>)
     }
 
     /// Starts `work` as [`Transfer::start`] does, and runs `release` (off the runtime's
@@ -201,6 +201,15 @@ impl Transfer {
     /// outcome is reported: a background transfer from borrowed memory gives the memory back
     /// there, so that no waiter sees the end while anything still holds it.
     pub fn start_then<W, F, R>(work: W, release: R) -> Result<Transfer>
+    where
+        W: FnOnce(Arc<Progress>) -> F,
+        F: Future<Output = Result<()>> + Send + 'static,
+        R: FnOnce() + Send + 'static,
+    {
+        Transfer::spawn(work, Some(release))
+    }
+
+    fn spawn<W, F, R>(work: W, release: Option<R>) -> Result<Transfer>
     where
         W: FnOnce(Arc<Progress>) -> F,
         F: Future<Output = Result<()>> + Send + 'static,
@@ -214,8 +223,10 @@ impl Transfer {
         // A second task observes the first, so that even a panic inside the work is reported.
         runtime.spawn(async move {
             let outcome = task.await.unwrap_or_else(|_| Err(runtime::task_died()));
-            // An Err means `release` panicked, after which what it held is dropped anyway.
-            let _released = tokio::task::spawn_blocking(release).await;
+            if let Some(release) = release {
+                // An Err means `release` panicked, after which what it held is dropped anyway.
+                let _released = tokio::task::spawn_blocking(release).await;
+            }
             reporter.finish(outcome);
         });
         Ok(Transfer { progress })
