@@ -133,6 +133,19 @@ where
     Ok(())
 }
 
+/// The store of a `..._start` call and the slot for its handle, which holds NULL until a
+/// transfer has started.
+unsafe fn start_args<'a>(
+    store: *mut s3os_store,
+    out_transfer: *mut *mut s3os_transfer,
+) -> Result<(&'a s3os_store, &'a mut *mut s3os_transfer)> {
+    // SAFETY: forwarded contract: each NULL or valid.
+    let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
+    *out_transfer = std::ptr::null_mut();
+    let store = unsafe { arg_ref(store, "store") }?;
+    Ok((store, out_transfer))
+}
+
 /// The transfer behind a handle, refused in a process other than the one that started it.
 unsafe fn live<'a>(transfer: *mut s3os_transfer) -> Result<&'a s3os_transfer> {
     // SAFETY: forwarded contract: NULL or a live handle.
@@ -159,9 +172,7 @@ pub unsafe extern "C" fn s3os_upload_file_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let store = c_store.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let path = PathBuf::from(unsafe { arg_str(path, "path") }?);
@@ -184,9 +195,7 @@ pub unsafe extern "C" fn s3os_download_file_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let store = c_store.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let path = PathBuf::from(unsafe { arg_str(path, "path") }?);
@@ -208,9 +217,7 @@ pub unsafe extern "C" fn s3os_upload_files_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let files = unsafe { super::batch::pairs(object_names, paths, count) }?;
         let store = c_store.store.clone();
         let statuses = ItemStatuses::new(count);
@@ -234,9 +241,7 @@ pub unsafe extern "C" fn s3os_download_files_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let files = unsafe { super::batch::pairs(object_names, paths, count) }?;
         let store = c_store.store.clone();
         let statuses = ItemStatuses::new(count);
@@ -257,9 +262,7 @@ pub unsafe extern "C" fn s3os_upload_dir_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let dir = PathBuf::from(unsafe { arg_str(local_dir, "local_dir") }?);
         let prefix = unsafe { arg_str(object_prefix, "object_prefix") }?.to_string();
         let store = c_store.store.clone();
@@ -282,9 +285,7 @@ pub unsafe extern "C" fn s3os_download_prefix_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let prefix = unsafe { arg_str(object_prefix, "object_prefix") }?.to_string();
         let dir = PathBuf::from(unsafe { arg_str(local_dir, "local_dir") }?);
         let store = c_store.store.clone();
@@ -314,9 +315,7 @@ pub unsafe extern "C" fn s3os_upload_buffer_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let store = c_store.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let (bytes, loan) = unsafe { ffi::lend(data, len, "data") }?;
@@ -350,9 +349,7 @@ pub unsafe extern "C" fn s3os_download_buffer_start(
     out_transfer: *mut *mut s3os_transfer,
 ) -> s3os_status {
     call_status(|| {
-        let out_transfer = unsafe { arg_out(out_transfer, "out_transfer") }?;
-        *out_transfer = std::ptr::null_mut();
-        let c_store = unsafe { arg_ref(store, "store") }?;
+        let (c_store, out_transfer) = unsafe { start_args(store, out_transfer) }?;
         let store = c_store.store.clone();
         let name = unsafe { arg_str(object_name, "object_name") }?.to_string();
         let buffer = unsafe { RawBuffer::new(buf, capacity, "buf") }?;

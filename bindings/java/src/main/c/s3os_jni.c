@@ -315,6 +315,16 @@ static jint throw_new(JNIEnv *env, const char *class_name, const char *message) 
     return EXCEPTION_PENDING;
 }
 
+/* The memory of a direct buffer, or NULL with IllegalArgumentException pending. */
+static char *direct_address(JNIEnv *env, jobject buffer) {
+    char *address = (*env)->GetDirectBufferAddress(env, buffer);
+    if (!address) {
+        throw_new(env, "java/lang/IllegalArgumentException",
+                  "s3os: the buffer's memory is not accessible to native code");
+    }
+    return address;
+}
+
 /* malloc(size) (at least 1 byte), or NULL with an OutOfMemoryError pending. */
 static void *allocate(JNIEnv *env, size_t size, const char *what) {
     void *memory = malloc(size ? size : 1);
@@ -353,11 +363,8 @@ JNIEXPORT jint JNICALL Java_s3os_NativeStore_uploadDirect(JNIEnv *env, jclass cl
                                                           jobject listener,
                                                           jobjectArray error_out) {
     (void)cls;
-    char *address = (*env)->GetDirectBufferAddress(env, buffer);
-    if (!address) {
-        return throw_new(env, "java/lang/IllegalArgumentException",
-                         "s3os: the buffer's memory is not accessible to native code");
-    }
+    char *address = direct_address(env, buffer);
+    if (!address) return EXCEPTION_PENDING;
     char *object_name = c_string(env, name);
     if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
     struct progress_target target = {env, listener};
@@ -376,11 +383,8 @@ JNIEXPORT jint JNICALL Java_s3os_NativeStore_downloadDirect(JNIEnv *env, jclass 
                                                             jobject listener,
                                                             jobjectArray error_out) {
     (void)cls;
-    char *address = (*env)->GetDirectBufferAddress(env, buffer);
-    if (!address) {
-        return throw_new(env, "java/lang/IllegalArgumentException",
-                         "s3os: the buffer's memory is not accessible to native code");
-    }
+    char *address = direct_address(env, buffer);
+    if (!address) return EXCEPTION_PENDING;
     char *object_name = c_string(env, name);
     if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
     struct progress_target target = {env, listener};
@@ -796,11 +800,8 @@ JNIEXPORT jint JNICALL Java_s3os_NativeStore_startUploadDirect(JNIEnv *env, jcla
                                                                jlongArray transfer_out,
                                                                jobjectArray error_out) {
     (void)cls;
-    char *address = (*env)->GetDirectBufferAddress(env, buffer);
-    if (!address) {
-        return throw_new(env, "java/lang/IllegalArgumentException",
-                         "s3os: the buffer's memory is not accessible to native code");
-    }
+    char *address = direct_address(env, buffer);
+    if (!address) return EXCEPTION_PENDING;
     char *object_name = c_string(env, name);
     if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
     s3os_transfer *transfer = NULL;
@@ -818,11 +819,8 @@ JNIEXPORT jint JNICALL Java_s3os_NativeStore_startDownloadDirect(JNIEnv *env, jc
                                                                  jlongArray transfer_out,
                                                                  jobjectArray error_out) {
     (void)cls;
-    char *address = (*env)->GetDirectBufferAddress(env, buffer);
-    if (!address) {
-        return throw_new(env, "java/lang/IllegalArgumentException",
-                         "s3os: the buffer's memory is not accessible to native code");
-    }
+    char *address = direct_address(env, buffer);
+    if (!address) return EXCEPTION_PENDING;
     char *object_name = c_string(env, name);
     if ((*env)->ExceptionCheck(env)) return EXCEPTION_PENDING;
     s3os_transfer *transfer = NULL;
