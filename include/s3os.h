@@ -33,16 +33,6 @@
 #define S3OS_VERSION_PATCH 0
 
 /**
- * Objects in flight in a many-object call (README, "How the defaults were chosen").
- */
-#define DEFAULT_OBJECTS_IN_FLIGHT 64
-
-/**
- * Bytes gathered from the network (as the chunks they arrived in) before one positioned write.
- */
-#define WRITE_CHUNK (1024 * 1024)
-
-/**
  * The outcome of every fallible s3os call. On anything but `S3OS_OK`,
  * `s3os_last_error()` describes what failed and why.
  */
@@ -137,7 +127,9 @@ typedef struct s3os_config s3os_config;
  * `s3os_reader_free`. Use it from one thread at a time: a read, seek or size that overlaps
  * another call on the same reader is refused with `S3OS_INVALID_ARGUMENT`, but freeing it
  * while another thread uses it is undefined behaviour. It holds its own reference to the
- * store's client: the store may be freed before it.
+ * store's client: the store may be freed before it. In a process forked from the one that
+ * opened it, every call on it returns `S3OS_INVALID_ARGUMENT` at once and `s3os_reader_free`
+ * leaves it unfreed.
  */
 typedef struct s3os_reader s3os_reader;
 
@@ -178,7 +170,9 @@ typedef struct s3os_transfer s3os_transfer;
  * either of those frees it. Use it from one thread at a time: a write that overlaps another
  * call on the same writer is refused with `S3OS_INVALID_ARGUMENT`, but closing or aborting it
  * while another thread uses it is undefined behaviour, as for any freed handle. It holds its
- * own reference to the store's client: the store may be freed before it.
+ * own reference to the store's client: the store may be freed before it. In a process forked
+ * from the one that opened it, every call on it returns `S3OS_INVALID_ARGUMENT` at once (its
+ * parts belong to the parent's threads) and close and abort leave it unfreed.
  */
 typedef struct s3os_writer s3os_writer;
 

@@ -10,14 +10,14 @@ const MIB: u64 = 1024 * KIB;
 const GIB: u64 = 1024 * MIB;
 
 /// S3 rejects multipart parts smaller than this (except the last one).
-pub const MIN_PART_SIZE: u64 = 5 * MIB;
+pub(crate) const MIN_PART_SIZE: u64 = 5 * MIB;
 /// S3 rejects parts and single PUTs larger than this.
-pub const MAX_PART_SIZE: u64 = 5 * GIB;
+pub(crate) const MAX_PART_SIZE: u64 = 5 * GIB;
 /// S3 allows at most this many parts in one multipart upload.
-pub const MAX_PARTS: u64 = 10_000;
+pub(crate) const MAX_PARTS: u64 = 10_000;
 
 /// S3's limit on the length of an object key, in bytes.
-pub const MAX_KEY_LEN: usize = 1024;
+pub(crate) const MAX_KEY_LEN: usize = 1024;
 
 /// Which CRC32C an object uploaded in parts carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl Default for TransferSettings {
 }
 
 /// Objects in flight in a many-object call (README, "How the defaults were chosen").
-pub const DEFAULT_OBJECTS_IN_FLIGHT: usize = 64;
+pub(crate) const DEFAULT_OBJECTS_IN_FLIGHT: usize = 64;
 
 /// Everything needed to create a store. Built with [`Config::new`] and [`Config::set`].
 #[derive(Clone, PartialEq)]
@@ -116,6 +116,8 @@ pub struct Config {
     pub prefix: String,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Where `endpoint_url` came from: the key itself or an environment variable.
+    pub endpoint_origin: &'static str,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
@@ -259,6 +261,7 @@ impl Config {
             prefix: String::new(),
             region: None,
             endpoint_url: None,
+            endpoint_origin: "endpoint_url",
             access_key_id: None,
             secret_access_key: None,
             session_token: None,
@@ -405,7 +408,8 @@ impl Config {
     }
 
     /// Applies the environment's fallbacks to unset knobs: Composer's `S3_ENDPOINT_URL` and
-    /// `S3_CANNED_ACL`, and boto3's `AWS_CA_BUNDLE`.
+    /// `S3_CANNED_ACL`, the AWS SDKs' `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL`, and boto3's
+    /// `AWS_CA_BUNDLE`.
     pub fn with_environment(mut self) -> Result<Config> {
         if self.ca_bundle.is_none() {
             if let Some(path) = std::env::var("AWS_CA_BUNDLE")
@@ -419,14 +423,26 @@ impl Config {
             }
         }
         if self.endpoint_url.is_none() {
-            if let Some(url) = std::env::var("S3_ENDPOINT_URL")
-                .ok()
-                .filter(|s| !s.is_empty())
-            {
+            // Composer's variable first (it passes it to boto3 explicitly), then the AWS SDKs'
+            // own, which they skip when told to ignore configured endpoints.
+            let ignore_aws = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            let variables: &[&'static str] = if ignore_aws {
+                &["S3_ENDPOINT_URL"]
+            } else {
+                &["S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            };
+            if let Some((variable, url)) = variables.iter().find_map(|variable| {
+                std::env::var(variable)
+                    .ok()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|url| (*variable, url))
+            }) {
                 self.endpoint_url = Some(
-                    parse_endpoint(&url)
-                        .map_err(|e| Error::invalid(format!("S3_ENDPOINT_URL: {e}")))?,
+                    parse_endpoint(url.trim())
+                        .map_err(|e| Error::invalid(format!("{variable}: {e}")))?,
                 );
+                self.endpoint_origin = variable;
             }
         }
         if self.canned_acl.is_none() {
@@ -500,6 +516,7 @@ impl fmt::Debug for Config {
             .field("prefix", &self.prefix)
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
+            .field("endpoint_origin", &self.endpoint_origin)
             .field("access_key_id", &hidden(&self.access_key_id))
             .field("secret_access_key", &hidden(&self.secret_access_key))
             .field("session_token", &hidden(&self.session_token))

@@ -68,7 +68,7 @@ impl Store {
     /// the store's requests and those of its credential sources (STS, SSO, IMDS), with the
     /// store's TLS and proxy settings.
     pub async fn connect(config: Config) -> Result<Store> {
-        let config = config.with_environment()?;
+        let mut config = config.with_environment()?;
         if config.access_key_id.is_some() != config.secret_access_key.is_some() {
             return Err(Error::invalid(
                 "aws_access_key_id and aws_secret_access_key must be set together",
@@ -91,6 +91,14 @@ impl Store {
             loader = loader.region(Region::new(region.clone()));
         }
         let shared = loader.load().await;
+        if config.endpoint_url.is_none() {
+            // An `endpoint_url` of the profile in the AWS config file: the store's endpoint,
+            // addressed (and logged) as one given here.
+            if let Some(url) = shared.endpoint_url() {
+                config.endpoint_url = Some(url.to_string());
+                config.endpoint_origin = "the AWS config file";
+            }
+        }
         // boto3 falls back to us-east-1 for S3 too; S3-compatible stores mostly ignore it.
         let region = shared
             .region()
@@ -130,7 +138,10 @@ impl Store {
         let name = config.uri_for("");
         log_info!(
             "store {name}: endpoint {}, region {region}, {} addressing; {}",
-            config.endpoint_url.as_deref().unwrap_or("AWS S3"),
+            match &config.endpoint_url {
+                Some(url) => format!("{url} ({})", config.endpoint_origin),
+                None => "AWS S3".into(),
+            },
             if config.path_style() {
                 "path-style"
             } else {
@@ -172,7 +183,9 @@ impl Store {
         self.inner.config.key_for(name)
     }
 
-    fn check_process(&self) -> Result<()> {
+    /// Refuses a store (or a handle made from it) in a process forked from the one that made
+    /// it: the threads its requests run on were not copied into the child.
+    pub fn check_process(&self) -> Result<()> {
         if std::process::id() != self.inner.pid {
             return Err(Error::invalid(format!(
                 "this store was created in process {} and cannot be used after fork(); create a new store in this process",

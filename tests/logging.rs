@@ -348,3 +348,78 @@ fn the_callback_program_is_clean_under_valgrind() {
     let out = run_program(&mut command, &program);
     assert!(out.contains("all checks passed"), "{out}");
 }
+
+#[test]
+fn an_endpoint_from_the_aws_variables_is_used_addressed_and_logged_as_such() {
+    let server = server();
+    let dir = scratch("log-endpoint");
+    let file = write_file(&dir, "data.bin", &pattern(100 * 1024, 2));
+    let settings: Vec<String> = settings_args(&server)
+        .into_iter()
+        .filter(|setting| !setting.starts_with("endpoint_url="))
+        .collect();
+    // A host name rather than an address: virtual-hosted requests would go to
+    // test-bucket.localhost, which the local server does not serve.
+    let endpoint = server.endpoint().replace("127.0.0.1", "localhost");
+    let mut env = Environment::new();
+    env.unset("S3OS_LOG_FILE").set("S3OS_LOG", "info");
+    for (variables, origin) in [
+        (
+            vec![("AWS_ENDPOINT_URL", endpoint.as_str())],
+            "AWS_ENDPOINT_URL",
+        ),
+        (
+            // The S3-specific variable wins over the global one, as in the AWS SDKs.
+            vec![
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+                ("AWS_ENDPOINT_URL_S3", endpoint.as_str()),
+            ],
+            "AWS_ENDPOINT_URL_S3",
+        ),
+    ] {
+        let mut env = Environment::new();
+        env.unset("S3OS_LOG_FILE").set("S3OS_LOG", "info");
+        for (name, value) in &variables {
+            env.set(name, value);
+        }
+        let run = env.roundtrip(&file, &format!("endpoint/{origin}"), &settings);
+        run.expect_verified();
+        let lines = log_lines(&run.stderr);
+        assert!(
+            has(
+                &lines,
+                &[
+                    &format!("endpoint {endpoint} ({origin})"),
+                    "path-style addressing"
+                ]
+            ),
+            "{}",
+            run.stderr
+        );
+    }
+    // Told to ignore configured endpoints, the store goes to AWS S3 (the example is not run
+    // against it: the store's description is enough).
+    env.set("AWS_ENDPOINT_URL", &endpoint)
+        .set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+        .set("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .set("AWS_SECRET_ACCESS_KEY", "example-secret")
+        .set("AWS_MAX_ATTEMPTS", "1");
+    let run = env.roundtrip(
+        &file,
+        "endpoint/ignored",
+        &[
+            "connect_timeout=1".into(),
+            "read_timeout=1".into(),
+            "max_attempts=1".into(),
+            "proxy_url=http://127.0.0.1:9".into(),
+        ],
+    );
+    assert!(
+        has(
+            &log_lines(&run.stderr),
+            &["endpoint AWS S3", "virtual-hosted addressing"]
+        ),
+        "{}",
+        run.stderr
+    );
+}

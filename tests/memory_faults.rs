@@ -385,3 +385,149 @@ fn every_whole_object_crc_is_checked_on_the_memory_paths() {
         }
     }
 }
+
+#[test]
+fn every_pass_of_the_reader_from_the_start_is_verified() {
+    // The first pass is clean; the second, after a seek back to 0, gets a flipped bit.
+    let server = server();
+    let data = pattern(LARGE, 23);
+    store(&server, &[("multipart_threshold", "64MiB")])
+        .upload_buffer("object", &data)
+        .unwrap();
+    let proxy = Proxy::start(server.addr);
+    let victim = Path::Reader.victim();
+    let fault = proxy.inject(
+        move |r| r.label() == victim,
+        Fault::CorruptResponse { at: MID },
+        1,
+        1,
+    );
+    let mut settings = base_settings(&server);
+    settings.push(("endpoint_url".into(), proxy.endpoint()));
+    let store = store_with(BUCKET, &settings).unwrap();
+    let reader = store.open_reader("object").unwrap();
+    let pass = |reader: &support::memory::Reader| {
+        let mut out = Vec::new();
+        loop {
+            match reader.read(MIB) {
+                Ok(chunk) if chunk.is_empty() => return Ok(out),
+                Ok(chunk) => out.extend_from_slice(&chunk),
+                Err(failure) => return Err(failure),
+            }
+        }
+    };
+    assert!(pass(&reader).unwrap() == data, "the first pass");
+    assert_eq!(proxy.fired(fault), 0);
+    reader.seek(0).unwrap();
+    let (status, message) = pass(&reader).unwrap_err();
+    assert_eq!(proxy.fired(fault), 1, "{:?}", proxy.log());
+    assert_eq!(status, S3OS_INTEGRITY, "{message}");
+}
+
+/// A store whose requests go through `proxy`, which stops reading every upload body: the
+/// stalled connection must not keep the lent memory, so each call ends within its timeouts.
+fn stalled_upload_store(server: &LocalS3, proxy: &Proxy, extra: &[(&str, &str)]) -> CStore {
+    proxy.inject(
+        |r| r.label() == "PutObject" || r.label().starts_with("UploadPart"),
+        Fault::StallRequest {
+            after: MID,
+            stall: std::time::Duration::from_secs(180),
+        },
+        0,
+        usize::MAX,
+    );
+    let mut settings = base_settings(server);
+    for (k, v) in [
+        ("endpoint_url", proxy.endpoint().as_str()),
+        ("read_timeout", "2"),
+        ("connect_timeout", "1"),
+        ("max_attempts", "2"),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    {
+        settings.push((k.into(), v.into()));
+    }
+    store_with(BUCKET, &settings).unwrap()
+}
+
+#[test]
+fn lent_memory_is_returned_within_the_timeouts_when_the_server_stops_reading() {
+    use s3os::capi::*;
+    use std::time::{Duration, Instant};
+    // Bodies larger than the sockets' buffers hold, so that the stalled writes stay pending.
+    let data = pattern(48 * MIB, 24);
+    let bound = Duration::from_secs(30);
+    let server = server();
+    // One PUT, then parts of 32 MiB, straight from the caller's memory.
+    for threshold in ["64MiB", "32MiB"] {
+        let proxy = Proxy::start(server.addr);
+        let store = stalled_upload_store(
+            &server,
+            &proxy,
+            &[
+                ("multipart_threshold", threshold),
+                ("multipart_chunksize", "32MiB"),
+            ],
+        );
+        let started = Instant::now();
+        let (status, message) = store.upload_buffer("stalled", &data).unwrap_err();
+        assert_eq!(status, S3OS_TRANSIENT, "{threshold}: {message}");
+        assert!(
+            started.elapsed() < bound,
+            "{threshold}: {:?}",
+            started.elapsed()
+        );
+    }
+    // In the background: cancelled, and left to fail.
+    for cancel in [true, false] {
+        let proxy = Proxy::start(server.addr);
+        let store = stalled_upload_store(&server, &proxy, &[("multipart_threshold", "64MiB")]);
+        let started = Instant::now();
+        let mut transfer = std::ptr::null_mut();
+        let name = c("stalled-in-background");
+        let status = unsafe {
+            s3os_upload_buffer_start(
+                store.0,
+                name.as_ptr(),
+                data.as_ptr().cast(),
+                data.len(),
+                &mut transfer,
+            )
+        };
+        assert_eq!(status, S3OS_OK, "{}", last_error());
+        std::thread::sleep(Duration::from_millis(500));
+        if cancel {
+            assert_eq!(unsafe { s3os_transfer_cancel(transfer) }, S3OS_OK);
+        }
+        let status = unsafe { s3os_transfer_wait(transfer, bound.as_millis() as i64) };
+        let expected = if cancel {
+            S3OS_CANCELLED
+        } else {
+            S3OS_TRANSIENT
+        };
+        assert_eq!(status, expected, "cancel={cancel}: {}", last_error());
+        unsafe { s3os_transfer_free(transfer) };
+        assert!(
+            started.elapsed() < bound,
+            "cancel={cancel}: {:?}",
+            started.elapsed()
+        );
+    }
+    // The writer: its parts are its own copies, and its close ends within the timeouts too.
+    let proxy = Proxy::start(server.addr);
+    let store = stalled_upload_store(
+        &server,
+        &proxy,
+        &[
+            ("multipart_threshold", "32MiB"),
+            ("multipart_chunksize", "32MiB"),
+        ],
+    );
+    let started = Instant::now();
+    let (status, message) = store
+        .write_stream("stalled-writer", &data, MIB)
+        .unwrap_err();
+    assert_eq!(status, S3OS_TRANSIENT, "writer: {message}");
+    assert!(started.elapsed() < bound, "writer: {:?}", started.elapsed());
+}

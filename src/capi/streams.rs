@@ -15,7 +15,9 @@ use crate::transfer::{ObjectReader, ObjectWriter};
 /// either of those frees it. Use it from one thread at a time: a write that overlaps another
 /// call on the same writer is refused with `S3OS_INVALID_ARGUMENT`, but closing or aborting it
 /// while another thread uses it is undefined behaviour, as for any freed handle. It holds its
-/// own reference to the store's client: the store may be freed before it.
+/// own reference to the store's client: the store may be freed before it. In a process forked
+/// from the one that opened it, every call on it returns `S3OS_INVALID_ARGUMENT` at once (its
+/// parts belong to the parent's threads) and close and abort leave it unfreed.
 pub struct s3os_writer {
     writer: Mutex<ObjectWriter>,
     store: Store,
@@ -25,7 +27,9 @@ pub struct s3os_writer {
 /// `s3os_reader_free`. Use it from one thread at a time: a read, seek or size that overlaps
 /// another call on the same reader is refused with `S3OS_INVALID_ARGUMENT`, but freeing it
 /// while another thread uses it is undefined behaviour. It holds its own reference to the
-/// store's client: the store may be freed before it.
+/// store's client: the store may be freed before it. In a process forked from the one that
+/// opened it, every call on it returns `S3OS_INVALID_ARGUMENT` at once and `s3os_reader_free`
+/// leaves it unfreed.
 pub struct s3os_reader {
     reader: Mutex<ObjectReader>,
     store: Store,
@@ -81,6 +85,7 @@ pub unsafe extern "C" fn s3os_writer_write(
 ) -> s3os_status {
     call_status(|| {
         let handle = unsafe { arg_ref(writer, "writer") }?;
+        handle.store.check_process()?;
         let data = unsafe { arg_bytes(data, len, "data") }?;
         let mut writer = exclusive(&handle.writer, "writer")?;
         handle.store.scrub(writer.write(data))
@@ -95,7 +100,9 @@ pub unsafe extern "C" fn s3os_writer_write(
 #[no_mangle]
 pub unsafe extern "C" fn s3os_writer_close(writer: *mut s3os_writer) -> s3os_status {
     call_status(|| {
-        unsafe { arg_ref(writer, "writer") }?;
+        unsafe { arg_ref(writer, "writer") }?
+            .store
+            .check_process()?;
         // SAFETY: a live writer from s3os_writer_open (checked non-NULL above), freed once.
         let handle = unsafe { Box::from_raw(writer) };
         let mut state = handle.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -110,9 +117,10 @@ pub unsafe extern "C" fn s3os_writer_close(writer: *mut s3os_writer) -> s3os_sta
 #[no_mangle]
 pub unsafe extern "C" fn s3os_writer_abort(writer: *mut s3os_writer) -> s3os_status {
     call_status(|| {
-        if writer.is_null() {
+        let Some(live) = (unsafe { writer.as_ref() }) else {
             return Ok(());
-        }
+        };
+        live.store.check_process()?;
         // SAFETY: a live writer from s3os_writer_open, freed once.
         let handle = unsafe { Box::from_raw(writer) };
         let mut state = handle.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -155,6 +163,7 @@ pub unsafe extern "C" fn s3os_reader_size(
     call_status(|| {
         let out_size = unsafe { arg_out(out_size, "out_size") }?;
         let handle = unsafe { arg_ref(reader, "reader") }?;
+        handle.store.check_process()?;
         *out_size = exclusive(&handle.reader, "reader")?.size();
         Ok(())
     })
@@ -183,6 +192,7 @@ pub unsafe extern "C" fn s3os_reader_read(
         let out_read = unsafe { arg_out(out_read, "out_read") }?;
         *out_read = 0;
         let handle = unsafe { arg_ref(reader, "reader") }?;
+        handle.store.check_process()?;
         let buffer = unsafe { RawBuffer::new(buf, len, "buf") }?;
         let mut reader = exclusive(&handle.reader, "reader")?;
         *out_read = handle.store.scrub(reader.read(buffer))?;
@@ -197,6 +207,7 @@ pub unsafe extern "C" fn s3os_reader_read(
 pub unsafe extern "C" fn s3os_reader_seek(reader: *mut s3os_reader, offset: u64) -> s3os_status {
     call_status(|| {
         let handle = unsafe { arg_ref(reader, "reader") }?;
+        handle.store.check_process()?;
         let mut reader = exclusive(&handle.reader, "reader")?;
         handle.store.scrub(reader.seek(offset))
     })
@@ -205,5 +216,16 @@ pub unsafe extern "C" fn s3os_reader_seek(reader: *mut s3os_reader, offset: u64)
 /// Releases a reader and stops its requests. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_reader_free(reader: *mut s3os_reader) {
-    crate::ffi::call_void(|| unsafe { ffi::free_raw(reader) })
+    crate::ffi::call_void(|| {
+        // SAFETY: by the contract above, NULL or a live reader no other call is using.
+        let Some(live) = (unsafe { reader.as_ref() }) else {
+            return;
+        };
+        if live.store.check_process().is_err() {
+            // Its fetches belong to the parent's threads: the child can neither stop nor
+            // drop them, so the handle is left as it is.
+            return;
+        }
+        unsafe { ffi::free_raw(reader) }
+    })
 }

@@ -62,7 +62,8 @@ impl HttpClient for StoreHttpClient {
         pools
             .entry(key)
             .or_insert_with(|| {
-                let connector = Connector::new(self.tls.clone(), self.proxies.clone(), key.0);
+                let connector =
+                    Connector::new(self.tls.clone(), self.proxies.clone(), key.0, key.1);
                 let client = Client::builder(TokioExecutor::new())
                     .pool_timer(TokioTimer::new())
                     .build(connector);

@@ -18,6 +18,7 @@ use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::proxy::Proxies;
+use super::stall::WriteStallGuard;
 
 /// Any byte stream a connection can run over: TCP, TLS over TCP, TLS inside a tunnel.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {}
@@ -31,10 +32,17 @@ pub struct Connector {
     proxies: Arc<Proxies>,
     /// Bounds all of opening a connection: TCP, proxy tunnel and TLS handshake.
     timeout: Option<Duration>,
+    /// How long a connection may take none of the bytes written to it (see [`WriteStallGuard`]).
+    write_stall: Option<Duration>,
 }
 
 impl Connector {
-    pub fn new(tls: Arc<ClientConfig>, proxies: Arc<Proxies>, timeout: Option<Duration>) -> Self {
+    pub fn new(
+        tls: Arc<ClientConfig>,
+        proxies: Arc<Proxies>,
+        timeout: Option<Duration>,
+        write_stall: Option<Duration>,
+    ) -> Self {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         // Small requests (a HEAD, the end of a part) must not wait for an acknowledgement.
@@ -44,6 +52,7 @@ impl Connector {
             tls,
             proxies,
             timeout,
+            write_stall,
         }
     }
 
@@ -93,6 +102,10 @@ impl Connector {
             security.map(|s| format!(", {s}")).unwrap_or_default(),
             started.elapsed().as_secs_f64() * 1e3
         );
+        let stream: Box<dyn Io> = match self.write_stall {
+            Some(limit) => Box::new(WriteStallGuard::new(stream, limit)),
+            None => stream,
+        };
         Ok(Conn {
             io: TokioIo::new(stream),
             forward_proxy: matches!(path, Path::Forward(_)),

@@ -5,6 +5,7 @@
 mod client;
 mod connector;
 mod proxy;
+mod stall;
 mod tls;
 
 use std::sync::Arc;

@@ -43,7 +43,21 @@ impl Proxies {
             Some(list) => Some(("no_proxy", list.clone())),
             None => first_set(&NO_PROXY_VARIABLES),
         };
+        // curl's `*` sends every request directly; the matcher applies it to host names only
+        // and would still proxy endpoints given as IP addresses.
+        let everything_direct = no_proxy.as_ref().is_some_and(|(_, list)| {
+            list.split(|c: char| c == ',' || c.is_whitespace())
+                .any(|entry| entry == "*")
+        });
         let (http, https) = match &config.proxy {
+            ProxySetting::FromEnvironment | ProxySetting::Url(_) if everything_direct => {
+                let (origin, _) = no_proxy.as_ref().expect("checked above");
+                return Ok(Proxies {
+                    matcher: None,
+                    description: format!("no proxy ({origin}=*)"),
+                    secrets: Vec::new(),
+                });
+            }
             ProxySetting::Disabled => {
                 return Ok(Proxies {
                     matcher: None,
@@ -159,6 +173,37 @@ mod tests {
         proxies
             .route(&url.parse().unwrap())
             .map(|intercept| intercept.uri().to_string())
+    }
+
+    #[test]
+    fn a_no_proxy_star_sends_every_request_directly_ip_addresses_included() {
+        for list in ["*", " * ", "internal.example, *"] {
+            for (settings, env) in [
+                (
+                    vec![],
+                    vec![("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", list)],
+                ),
+                (
+                    vec![],
+                    vec![("http_proxy", "http://p:1"), ("no_proxy", list)],
+                ),
+                (
+                    vec![("proxy_url", "http://p:1"), ("no_proxy", list)],
+                    vec![],
+                ),
+            ] {
+                let p = proxies(&settings, &env);
+                for url in [
+                    "http://127.0.0.1:9000/b",
+                    "https://[::1]:9000/b",
+                    "https://10.1.2.3/b",
+                    "https://s3.amazonaws.com/b",
+                ] {
+                    assert_eq!(via(&p, url), None, "{list:?} {settings:?} {env:?} {url}");
+                }
+                assert!(p.description.contains("=*"), "{}", p.description);
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
-//! A stream reader over one object: sequential reads are served from chunks fetched ahead in
-//! the background (bounded: at most `max_concurrency` chunks of `multipart_chunksize`, a depth
-//! that starts at one chunk and doubles as reading goes on sequentially), while a read
-//! anywhere else fetches exactly the bytes asked for, straight into the caller's buffer.
+//! A stream reader over one object. Reads are served from chunks of `multipart_chunksize`
+//! (aligned to multiples of it) fetched in the background: sequential reads from chunks fetched
+//! ahead, at a depth that starts at one chunk and doubles as reading goes on up to
+//! `max_concurrency`; a small read anywhere else (below `multipart_chunksize`: the pattern of
+//! zip readers such as `torch.load`) from the one chunk that holds it, which later reads
+//! nearby then find in memory. A large read outside the chunks held fetches exactly the bytes
+//! asked for, straight into the caller's buffer. Memory stays within `max_concurrency` chunks.
 //!
 //! Opening asks for the object's size, version (ETag) and checksum with one HEAD; every later
 //! request is pinned to that version with `If-Match`, so an object overwritten meanwhile makes
@@ -150,12 +153,15 @@ impl ObjectReader {
         if want == 0 {
             return Ok(0);
         }
-        let read = if start == self.last_end {
-            self.read_ahead(buffer, want)
-        } else {
-            self.stop_reading_ahead();
-            self.read_exactly(buffer, want)
-        };
+        // Sequential reads, small reads anywhere and reads inside the chunks held go through
+        // the chunks; a large read elsewhere goes straight into the caller's buffer.
+        let read =
+            if start == self.last_end || (want as u64) < self.chunk_size() || self.holds(start) {
+                self.read_from_chunks(buffer, want)
+            } else {
+                self.stop_reading_ahead();
+                self.read_exactly(buffer, want)
+            };
         let read = match read {
             Ok(read) => read,
             Err(err) => {
@@ -183,18 +189,37 @@ impl ObjectReader {
         Ok(read.0 as usize)
     }
 
-    /// Serves the read from the chunks ahead, fetching more as they are used up.
-    fn read_ahead(&mut self, buffer: RawBuffer, want: usize) -> Result<usize> {
-        let chunk_size = self.job.settings.part_size.max(1);
+    fn chunk_size(&self) -> u64 {
+        self.job.settings.part_size.max(1)
+    }
+
+    /// Whether a chunk held (fetched or on its way) covers `offset`.
+    fn holds(&self, offset: u64) -> bool {
+        match (self.ahead.front(), self.ahead.back()) {
+            (Some(first), Some(last)) => first.offset <= offset && offset < last.offset + last.len,
+            _ => false,
+        }
+    }
+
+    /// Serves the read from the chunks held, fetching more as they are used up. Reading on
+    /// where the chunks end continues the ramp; anywhere else starts it again with the one
+    /// chunk that holds the position.
+    fn read_from_chunks(&mut self, buffer: RawBuffer, want: usize) -> Result<usize> {
+        let chunk_size = self.chunk_size();
         let mut copied = 0usize;
         while copied < want {
             let at = self.position + copied as u64;
+            let continues = self.holds(at)
+                || self
+                    .ahead
+                    .back()
+                    .is_some_and(|last| last.offset + last.len == at);
+            if !continues {
+                self.stop_reading_ahead();
+            }
             while self.ahead.front().is_some_and(|c| c.offset + c.len <= at) {
                 self.ahead.pop_front();
                 self.depth = (self.depth * 2).min(self.job.settings.max_concurrency.max(1));
-            }
-            if self.ahead.front().is_some_and(|c| c.offset > at) {
-                self.stop_reading_ahead();
             }
             let mut next = self
                 .ahead
@@ -292,7 +317,10 @@ impl ObjectReader {
             return Ok(());
         }
         let (crc, expected, actual) = (running.crc, running.expected, running.digest.finalize());
-        self.check = None;
+        // Ready for another pass from the start, which is checked again: a seek back to 0
+        // fetches the bytes anew.
+        running.digest = crc.digest();
+        running.upto = 0;
         if actual != expected {
             return Err(Error::new(
                 ErrorKind::Integrity,

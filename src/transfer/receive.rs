@@ -14,7 +14,7 @@ use super::sink::Sink;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Bytes gathered from the network (as the chunks they arrived in) before one positioned write.
-pub const WRITE_CHUNK: usize = 1024 * 1024;
+pub(crate) const WRITE_CHUNK: usize = 1024 * 1024;
 
 /// How to read a body.
 pub struct Reading {

@@ -1,6 +1,7 @@
 /*
  * fork() after using the library: the child creates and uses its own store (no hang, no
- * crash) and is refused the parent's store, while the parent keeps working.
+ * crash) and is refused the parent's store, writer and reader at once, while the parent keeps
+ * working (its writer and reader included).
  *
  *   fork <scratch-dir> key=value...
  */
@@ -52,6 +53,18 @@ int main(int argc, char **argv) {
     const char *dir = argv[1];
     s3os_store *parent_store = make_store(argc, argv);
     round_trip(parent_store, dir, "before-fork", 0);
+    /* A writer and a reader in use when the process forks (the reader fetching ahead). */
+    s3os_writer *writer = NULL;
+    s3os_reader *reader = NULL;
+    static char piece[4096];
+    size_t got = 0;
+    if (s3os_writer_open(parent_store, "written-across-fork", &writer) != S3OS_OK ||
+        s3os_writer_write(writer, "head", 4) != S3OS_OK ||
+        s3os_reader_open(parent_store, "before-fork/0", &reader) != S3OS_OK ||
+        s3os_reader_read(reader, piece, sizeof piece, &got) != S3OS_OK || got != sizeof piece) {
+        fprintf(stderr, "[parent] writer/reader: %s\n", s3os_last_error());
+        return 1;
+    }
 
     /* Several generations of children, each forked while the parent's runtime is idle. */
     for (int generation = 0; generation < 3; generation++) {
@@ -64,6 +77,23 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "[child] the parent's store must be refused after fork\n");
                 _exit(1);
             }
+            uint64_t reader_size = 0;
+            if (s3os_writer_write(writer, "x", 1) != S3OS_INVALID_ARGUMENT ||
+                s3os_reader_read(reader, piece, sizeof piece, &got) != S3OS_INVALID_ARGUMENT ||
+                s3os_reader_seek(reader, 0) != S3OS_INVALID_ARGUMENT ||
+                s3os_reader_size(reader, &reader_size) != S3OS_INVALID_ARGUMENT ||
+                strstr(s3os_last_error(), "fork") == NULL) {
+                fprintf(stderr, "[child] the parent's writer and reader must be refused: %s\n",
+                        s3os_last_error());
+                _exit(1);
+            }
+            /* Neither may stop or free what the parent's threads own; both return at once. */
+            if (s3os_writer_close(writer) != S3OS_INVALID_ARGUMENT ||
+                s3os_writer_abort(writer) != S3OS_INVALID_ARGUMENT) {
+                fprintf(stderr, "[child] closing the parent's writer must be refused\n");
+                _exit(1);
+            }
+            s3os_reader_free(reader);
             s3os_store *own = make_store(argc, argv);
             char who[32];
             snprintf(who, sizeof who, "child%d", generation);
@@ -79,6 +109,14 @@ int main(int argc, char **argv) {
         }
     }
     round_trip(parent_store, dir, "after-child", 0);
+    uint64_t size = 0;
+    if (s3os_writer_write(writer, "tail", 4) != S3OS_OK || s3os_writer_close(writer) != S3OS_OK ||
+        s3os_object_size(parent_store, "written-across-fork", &size) != S3OS_OK || size != 8 ||
+        s3os_reader_read(reader, piece, sizeof piece, &got) != S3OS_OK || got != sizeof piece) {
+        fprintf(stderr, "[parent] writer/reader after the children: %s\n", s3os_last_error());
+        return 1;
+    }
+    s3os_reader_free(reader);
     s3os_store_free(parent_store);
     printf("fork: child and parent both worked\n");
     return 0;
