@@ -303,7 +303,10 @@ enum s3os_status s3os_delete_object(struct s3os_store *store, const char *object
 /**
  * Calls `callback` on this thread for every object whose name (relative to the store's
  * prefix) starts with `prefix`, in key order. A NULL `prefix` lists everything. A nonzero
- * return from `callback` stops the listing; the call still returns `S3OS_OK`.
+ * return from `callback` stops the listing; the call still returns `S3OS_OK`. A server that
+ * hands out a continuation token a second time, or says a page is truncated without giving
+ * one, fails the listing with `S3OS_INTERNAL` (an answer s3os cannot go on from; retrying
+ * would meet the same answers) after the objects of the pages before.
  */
 enum s3os_status s3os_list_objects(struct s3os_store *store,
                                    const char *prefix,
@@ -560,8 +563,11 @@ enum s3os_status s3os_upload_dir(struct s3os_store *store,
  * in `/` (folder markers) are skipped. An object whose name would put it outside
  * `local_dir` — an absolute name, an empty, `.` or `..` component, or a path through a
  * symbolic link in `local_dir` — fails with `S3OS_INVALID_ARGUMENT` and nothing is written
- * for it; the others go on. Returns as `s3os_upload_files` does; `progress` reports against
- * the listed total.
+ * for it; the others go on. Returns as `s3os_upload_files` does. The listing comes first and
+ * fails the call as `s3os_list_objects` would (then nothing is downloaded); while it runs,
+ * `progress` is called at least every 250 ms, with a total that starts at 0 and grows by
+ * each page's bytes, so that it can cancel at once (`S3OS_CANCELLED`, `local_dir` not even
+ * created). Then it reports against the listed total.
  */
 enum s3os_status s3os_download_prefix(struct s3os_store *store,
                                       const char *object_prefix,
@@ -572,10 +578,12 @@ enum s3os_status s3os_download_prefix(struct s3os_store *store,
 
 /**
  * Deletes `count` objects with S3's DeleteObjects (1,000 names per request). As with
- * `s3os_delete_object`, a missing object counts as deleted. `out_statuses` (NULL if not
- * wanted) receives each name's status; the call returns `S3OS_OK` only if every object was
- * deleted, otherwise the status of the first name that failed, with `s3os_last_error()`
- * saying how many failed and why that one did.
+ * `s3os_delete_object`, a missing object counts as deleted. A name counts as deleted only if
+ * the server's answer names it so: one the answer leaves out (an answer cut short, an error
+ * that names no key) fails, with the status of that error or `S3OS_INTERNAL`.
+ * `out_statuses` (NULL if not wanted) receives each name's status; the call returns
+ * `S3OS_OK` only if every object was deleted, otherwise the status of the first name that
+ * failed, with `s3os_last_error()` saying how many failed and why that one did.
  */
 enum s3os_status s3os_delete_objects(struct s3os_store *store,
                                      const char *const *object_names,
@@ -586,7 +594,10 @@ enum s3os_status s3os_delete_objects(struct s3os_store *store,
  * Deletes every object under the folder `object_prefix` (relative to the store's prefix; a
  * `/` is added when missing). An empty `object_prefix` is refused with
  * `S3OS_INVALID_ARGUMENT` rather than taken to mean everything. `*out_deleted` (may be NULL)
- * receives the number of objects deleted, also when the call fails part-way.
+ * receives the number of objects deleted, also when the call fails part-way. Deletions are
+ * accounted for as by `s3os_delete_objects`, and the folder is listed again at the end: an
+ * object the server answered deleted but still lists is not counted and fails the call with
+ * `S3OS_INTERNAL`. The listings fail as `s3os_list_objects` does.
  */
 enum s3os_status s3os_delete_prefix(struct s3os_store *store,
                                     const char *object_prefix,
@@ -650,7 +661,8 @@ enum s3os_status s3os_upload_dir_start(struct s3os_store *store,
 
 /**
  * `s3os_download_prefix` in the background: returns at once; the prefix is listed and its
- * objects downloaded on the library's threads.
+ * objects downloaded on the library's threads. Cancelling (or freeing the handle or the
+ * store) during the listing stops it at once.
  */
 enum s3os_status s3os_download_prefix_start(struct s3os_store *store,
                                             const char *object_prefix,

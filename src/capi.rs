@@ -12,7 +12,7 @@ use crate::ffi::{
 };
 use crate::runtime;
 pub use crate::status::s3os_status;
-use crate::store::Store;
+use crate::store::{Listing, Store};
 use crate::transfer::Transfer;
 
 mod memory;
@@ -303,7 +303,10 @@ pub unsafe extern "C" fn s3os_delete_object(
 
 /// Calls `callback` on this thread for every object whose name (relative to the store's
 /// prefix) starts with `prefix`, in key order. A NULL `prefix` lists everything. A nonzero
-/// return from `callback` stops the listing; the call still returns `S3OS_OK`.
+/// return from `callback` stops the listing; the call still returns `S3OS_OK`. A server that
+/// hands out a continuation token a second time, or says a page is truncated without giving
+/// one, fails the listing with `S3OS_INTERNAL` (an answer s3os cannot go on from; retrying
+/// would meet the same answers) after the objects of the pages before.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_list_objects(
     store: *mut s3os_store,
@@ -317,22 +320,24 @@ pub unsafe extern "C" fn s3os_list_objects(
             .unwrap_or("")
             .to_string();
         let callback = callback.ok_or_else(|| Error::invalid("callback: must not be NULL"))?;
-        let mut continuation = None;
+        let mut listing = Listing::new(&prefix);
         loop {
-            let (store, prefix) = (store.clone(), prefix.clone());
-            let page =
-                runtime::block_on(async move { store.list_page(&prefix, continuation).await })?;
-            for (name, size) in page.objects {
+            let store = store.clone();
+            let (page, rest) = runtime::block_on(async move {
+                let page = listing.next_page(&store).await;
+                Ok((page, listing))
+            })?;
+            listing = rest;
+            let Some(page) = page? else {
+                return Ok(());
+            };
+            for (name, size) in page {
                 let name = CString::new(name)
                     .map_err(|_| Error::invalid("listing: an object name contains a NUL byte"))?;
                 // SAFETY: the caller supplied this callback and user_data for the duration of the call.
                 if unsafe { callback(name.as_ptr(), size, user_data) } != 0 {
                     return Ok(());
                 }
-            }
-            match page.next {
-                Some(token) => continuation = Some(token),
-                None => return Ok(()),
             }
         }
     })

@@ -1,7 +1,9 @@
 //! A store: one bucket and prefix, one SDK client, and the operations of Composer's
 //! `S3ObjectStore`. Everything here is ordinary async Rust, usable without the C layer.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +11,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::types::{EncodingType, ObjectCannedAcl};
 use aws_sdk_s3::Client;
 
@@ -40,7 +43,19 @@ struct Inner {
     secrets: Vec<String>,
     /// The process that created the client: its connections belong to that process's runtime.
     pid: u32,
+    /// Whether the server URL-encodes the keys of a listing asked for so, once a listing had
+    /// to find out: [`KEYS_UNKNOWN`], [`KEYS_ENCODED`] or [`KEYS_RAW`].
+    listed_keys: AtomicU8,
 }
+
+const KEYS_UNKNOWN: u8 = 0;
+const KEYS_ENCODED: u8 = 1;
+const KEYS_RAW: u8 = 2;
+
+/// Appended to a listing's prefix to ask the server how it answers `EncodingType=url`: every
+/// encoder changes the space, the `+` and the `ü`; the space is inside, where no XML reader
+/// trims it.
+const ENCODING_PROBE: &str = "s3os probe+\u{fc}";
 
 impl std::fmt::Debug for Inner {
     /// Everything but the secrets, of which only the number shows.
@@ -51,6 +66,7 @@ impl std::fmt::Debug for Inner {
             .field("credentials", &self.credentials)
             .field("secrets", &format_args!("{} hidden", self.secrets.len()))
             .field("pid", &self.pid)
+            .field("listed_keys", &self.listed_keys)
             .finish()
     }
 }
@@ -60,6 +76,60 @@ impl std::fmt::Debug for Inner {
 pub struct ListPage {
     pub objects: Vec<(String, u64)>,
     pub next: Option<String>,
+}
+
+/// Every object under a prefix, page by page. The server leads the way with its continuation
+/// tokens, so a server that hands out a token it has handed out before would have the listing
+/// go round for ever: that fails the listing (`ErrorKind::Internal`), as does a page said to
+/// be truncated without a token to go on from (in `Store::list_page`), which would end it early.
+#[derive(Debug)]
+pub struct Listing {
+    prefix: String,
+    continuation: Option<String>,
+    tokens: HashSet<String>,
+    finished: bool,
+}
+
+impl Listing {
+    /// A listing of the objects whose names (relative to the store's prefix) start with `prefix`.
+    pub fn new(prefix: &str) -> Listing {
+        Listing {
+            prefix: prefix.to_string(),
+            continuation: None,
+            tokens: HashSet::new(),
+            finished: false,
+        }
+    }
+
+    /// The next page's objects, or `None` once the listing is complete.
+    pub async fn next_page(&mut self, store: &Store) -> Result<Option<Vec<(String, u64)>>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let page = store
+            .list_page(&self.prefix, self.continuation.take())
+            .await?;
+        match page.next {
+            None => self.finished = true,
+            Some(token) if self.tokens.contains(&token) => {
+                self.finished = true;
+                let error = Error::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "listing of {}: the server handed out the continuation token {token:?} a second time; following it would go round the same pages for ever",
+                        store.uri(&self.prefix)
+                    ),
+                );
+                log_info!("{}", error.message());
+                return Err(error);
+            }
+            Some(token) => {
+                self.tokens.insert(token.clone());
+                self.continuation = Some(token);
+            }
+        }
+        Ok(Some(page.objects))
+    }
 }
 
 impl Store {
@@ -165,6 +235,7 @@ impl Store {
                 credentials,
                 secrets,
                 pid: std::process::id(),
+                listed_keys: AtomicU8::new(KEYS_UNKNOWN),
             }),
         })
     }
@@ -280,7 +351,8 @@ impl Store {
         result
     }
 
-    /// One page of the objects whose names start with `prefix` (relative to the store's prefix).
+    /// One page of the objects whose names start with `prefix` (relative to the store's
+    /// prefix); [`Listing`] follows the pages.
     pub async fn list_page(&self, prefix: &str, continuation: Option<String>) -> Result<ListPage> {
         let started = Instant::now();
         let result = async {
@@ -301,11 +373,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| Error::from_sdk(&what, e))?;
-            let encoded = page.encoding_type() == Some(&EncodingType::Url)
-                && page
-                    .contents()
-                    .iter()
-                    .all(|object| object.key().is_none_or(looks_url_encoded));
+            let encoded = self.keys_are_encoded(&page, &full_prefix, &what).await?;
             let mut objects = Vec::new();
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
@@ -323,11 +391,16 @@ impl Store {
                     objects.push((name.to_string(), object.size().unwrap_or(0).max(0) as u64));
                 }
             }
-            let next = page
-                .is_truncated()
-                .unwrap_or(false)
-                .then(|| page.next_continuation_token().map(str::to_string))
-                .flatten();
+            let next = match (page.is_truncated().unwrap_or(false), page.next_continuation_token()) {
+                (false, _) => None,
+                (true, Some(token)) if !token.is_empty() => Some(token.to_string()),
+                (true, _) => {
+                    return Err(Error::new(
+                        ErrorKind::Internal,
+                        format!("{what}: the server says the page is truncated but sent no continuation token to go on from"),
+                    ))
+                }
+            };
             Ok(ListPage { objects, next })
         };
         let result = self.clean(result.await);
@@ -342,6 +415,65 @@ impl Store {
             Err(err) => log_info!("{}", err.message()),
         }
         result
+    }
+
+    /// Whether the keys of `page`, asked for URL-encoded, came so. Some servers answer
+    /// `EncodingType=url` and send the keys as they are (s3s-fs 0.14 among them). Most pages
+    /// give that away by a character no encoder leaves as it is, but a page whose keys read
+    /// either way (`a+b`, `c%41d`) does not: then the server is asked once, by the echo of a
+    /// prefix that an encoder must change, and its answer kept for the store's later listings.
+    async fn keys_are_encoded(
+        &self,
+        page: &ListObjectsV2Output,
+        full_prefix: &str,
+        what: &str,
+    ) -> Result<bool> {
+        let keys = || page.contents().iter().filter_map(|object| object.key());
+        if page.encoding_type() != Some(&EncodingType::Url) || !keys().all(looks_url_encoded) {
+            return Ok(false);
+        }
+        if !keys().any(|key| key.contains(['+', '%'])) {
+            // Decoding leaves every key as it is.
+            return Ok(true);
+        }
+        match self.inner.listed_keys.load(Ordering::Relaxed) {
+            KEYS_ENCODED => return Ok(true),
+            KEYS_RAW => return Ok(false),
+            _ => {}
+        }
+        let shown = match encoding_shown_by(full_prefix, page.prefix()) {
+            Some(shown) => Some(shown),
+            None => {
+                let probe = format!("{full_prefix}{ENCODING_PROBE}");
+                let answer = self
+                    .inner
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.inner.config.bucket)
+                    .prefix(&probe)
+                    .encoding_type(EncodingType::Url)
+                    .max_keys(1)
+                    .send()
+                    .await
+                    .map_err(|e| Error::from_sdk(what, e))?;
+                encoding_shown_by(&probe, answer.prefix())
+            }
+        };
+        let encoded = shown.unwrap_or_else(|| {
+            log_debug!("{what}: the server's answers do not show whether it URL-encodes keys; taking them as encoded, as S3 sends them");
+            true
+        });
+        log_debug!(
+            "{what}: the server {} the keys of listings",
+            if encoded {
+                "URL-encodes"
+            } else {
+                "does not URL-encode"
+            }
+        );
+        let verdict = if encoded { KEYS_ENCODED } else { KEYS_RAW };
+        self.inner.listed_keys.store(verdict, Ordering::Relaxed);
+        Ok(encoded)
     }
 
     /// Uploads `source` as object `name`.
@@ -516,6 +648,23 @@ fn looks_url_encoded(key: &str) -> bool {
     })
 }
 
+/// What the echo of a prefix sent with `EncodingType=url` shows of the server: `Some(true)`
+/// if it came back encoded, `Some(false)` if as it was sent; `None` if the prefix has nothing
+/// every encoder changes, or the server echoed nothing or something else.
+fn encoding_shown_by(sent: &str, echoed: Option<&str>) -> Option<bool> {
+    let echoed = echoed?;
+    let telling = sent
+        .bytes()
+        .any(|byte| byte <= b' ' || byte >= 0x7f || byte == b'+' || byte == b'%');
+    if !telling {
+        None
+    } else if echoed == sent {
+        Some(false)
+    } else {
+        (url_decode(echoed).as_deref() == Some(sent)).then_some(true)
+    }
+}
+
 /// Decodes a key of a listing sent with `EncodingType=url`: `%XX` escapes and, as S3 writes
 /// spaces, `+`. `None` if the result is not UTF-8.
 fn url_decode(key: &str) -> Option<String> {
@@ -554,6 +703,27 @@ mod tests {
         assert_eq!(url_decode("bad%C3"), None);
         assert_eq!(url_decode("bad%2"), None);
         assert_eq!(url_decode("bad%zz"), None);
+    }
+
+    #[test]
+    fn an_echoed_prefix_shows_whether_the_server_encodes() {
+        let probe = format!("p/{ENCODING_PROBE}");
+        assert_eq!(encoding_shown_by(&probe, Some(&probe)), Some(false));
+        assert_eq!(
+            encoding_shown_by(&probe, Some("p/s3os+probe%2B%C3%BC")),
+            Some(true)
+        );
+        assert_eq!(
+            encoding_shown_by(&probe, Some("p/s3os%20probe%2B%C3%BC")),
+            Some(true)
+        );
+        assert_eq!(encoding_shown_by(&probe, None), None);
+        assert_eq!(encoding_shown_by(&probe, Some("p/")), None);
+        // Nothing that an encoder must change: the echo says nothing either way.
+        assert_eq!(
+            encoding_shown_by("ckpt/step-1/", Some("ckpt/step-1/")),
+            None
+        );
     }
 
     #[test]

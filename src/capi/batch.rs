@@ -160,8 +160,11 @@ pub unsafe extern "C" fn s3os_upload_dir(
 /// in `/` (folder markers) are skipped. An object whose name would put it outside
 /// `local_dir` — an absolute name, an empty, `.` or `..` component, or a path through a
 /// symbolic link in `local_dir` — fails with `S3OS_INVALID_ARGUMENT` and nothing is written
-/// for it; the others go on. Returns as `s3os_upload_files` does; `progress` reports against
-/// the listed total.
+/// for it; the others go on. Returns as `s3os_upload_files` does. The listing comes first and
+/// fails the call as `s3os_list_objects` would (then nothing is downloaded); while it runs,
+/// `progress` is called at least every 250 ms, with a total that starts at 0 and grows by
+/// each page's bytes, so that it can cancel at once (`S3OS_CANCELLED`, `local_dir` not even
+/// created). Then it reports against the listed total.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_download_prefix(
     store: *mut s3os_store,
@@ -185,10 +188,12 @@ pub unsafe extern "C" fn s3os_download_prefix(
 }
 
 /// Deletes `count` objects with S3's DeleteObjects (1,000 names per request). As with
-/// `s3os_delete_object`, a missing object counts as deleted. `out_statuses` (NULL if not
-/// wanted) receives each name's status; the call returns `S3OS_OK` only if every object was
-/// deleted, otherwise the status of the first name that failed, with `s3os_last_error()`
-/// saying how many failed and why that one did.
+/// `s3os_delete_object`, a missing object counts as deleted. A name counts as deleted only if
+/// the server's answer names it so: one the answer leaves out (an answer cut short, an error
+/// that names no key) fails, with the status of that error or `S3OS_INTERNAL`.
+/// `out_statuses` (NULL if not wanted) receives each name's status; the call returns
+/// `S3OS_OK` only if every object was deleted, otherwise the status of the first name that
+/// failed, with `s3os_last_error()` saying how many failed and why that one did.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_delete_objects(
     store: *mut s3os_store,
@@ -212,7 +217,10 @@ pub unsafe extern "C" fn s3os_delete_objects(
 /// Deletes every object under the folder `object_prefix` (relative to the store's prefix; a
 /// `/` is added when missing). An empty `object_prefix` is refused with
 /// `S3OS_INVALID_ARGUMENT` rather than taken to mean everything. `*out_deleted` (may be NULL)
-/// receives the number of objects deleted, also when the call fails part-way.
+/// receives the number of objects deleted, also when the call fails part-way. Deletions are
+/// accounted for as by `s3os_delete_objects`, and the folder is listed again at the end: an
+/// object the server answered deleted but still lists is not counted and fails the call with
+/// `S3OS_INTERNAL`. The listings fail as `s3os_list_objects` does.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_delete_prefix(
     store: *mut s3os_store,

@@ -275,7 +275,8 @@ pub unsafe extern "C" fn s3os_upload_dir_start(
 }
 
 /// `s3os_download_prefix` in the background: returns at once; the prefix is listed and its
-/// objects downloaded on the library's threads.
+/// objects downloaded on the library's threads. Cancelling (or freeing the handle or the
+/// store) during the listing stops it at once.
 #[no_mangle]
 pub unsafe extern "C" fn s3os_download_prefix_start(
     store: *mut s3os_store,

@@ -1,14 +1,15 @@
 //! The many-object operations of a store: files and folders moved as batches (see
 //! `transfer::batch`), and deletions of many objects at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use super::folders::{self, LocalFile, RemoteObject};
-use super::Store;
+use super::{Listing, Store};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transfer::{
     self, run_batch, Batch, BatchItem, BufferPool, ByteBudget, FileSink, FileSource, ItemStatuses,
@@ -17,6 +18,10 @@ use crate::transfer::{
 
 /// S3 deletes at most this many keys per DeleteObjects request.
 const DELETE_BATCH: usize = 1000;
+
+/// How often a transfer that is listing wakes the thread that waits for it with a callback,
+/// which can cancel only when it is called: a listing page can take minutes to come.
+const LISTING_PULSE: Duration = Duration::from_millis(250);
 
 /// A folder name as a prefix of object names: empty, or ending in exactly the `/` it had or
 /// was given.
@@ -224,7 +229,7 @@ impl Store {
         }
         let settings = self.inner.config.transfer;
         let prefix = folder_prefix(object_prefix);
-        let listed = self.list_all(&prefix).await?;
+        let listed = self.list_for_transfer(&prefix, &progress).await?;
         let objects: Vec<RemoteObject> = folders::remote_objects(&prefix, listed);
         let items = objects
             .iter()
@@ -265,17 +270,37 @@ impl Store {
         .await
     }
 
-    /// Every object whose name starts with `prefix`, over as many pages as the listing takes.
-    async fn list_all(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+    /// Every object whose name starts with `prefix`, over as many pages as the listing takes,
+    /// for a transfer: cancelling it stops the listing at once, the total grows by each page's
+    /// bytes from 0, and a callback is called at least every [`LISTING_PULSE`] meanwhile.
+    async fn list_for_transfer(
+        &self,
+        prefix: &str,
+        progress: &Progress,
+    ) -> Result<Vec<(String, u64)>> {
+        progress.set_total(0);
+        let mut listing = Listing::new(prefix);
         let mut objects = Vec::new();
-        let mut continuation = None;
+        let mut pulse = tokio::time::interval(LISTING_PULSE);
+        pulse.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let page = self.list_page(prefix, continuation).await?;
-            objects.extend(page.objects);
-            match page.next {
-                Some(token) => continuation = Some(token),
-                None => return Ok(objects),
-            }
+            let page = listing.next_page(self);
+            tokio::pin!(page);
+            let page = loop {
+                tokio::select! {
+                    biased;
+                    () = progress.cancelled() => {
+                        return Err(Error::cancelled(&format!("listing of {}", self.uri(prefix))));
+                    }
+                    page = &mut page => break page?,
+                    _ = pulse.tick() => progress.pulse(),
+                }
+            };
+            let Some(page) = page else {
+                return Ok(objects);
+            };
+            progress.add_total(page.iter().map(|(_, len)| len).sum());
+            objects.extend(page);
         }
     }
 
@@ -311,7 +336,8 @@ impl Store {
     }
 
     /// Deletes every object under the folder `object_prefix`; the number deleted, and on
-    /// failure also how many were deleted before it.
+    /// failure also how many were deleted before it. The server's word is checked by listing
+    /// the folder again: an object it still lists is not counted, and fails the call.
     pub async fn delete_prefix(&self, object_prefix: &str) -> (u64, Result<()>) {
         if object_prefix.is_empty() {
             return (
@@ -322,43 +348,73 @@ impl Store {
             );
         }
         let prefix = folder_prefix(object_prefix);
-        let mut deleted = 0u64;
-        let mut continuation = None;
+        let mut deleted = HashSet::new();
+        let outcome = self.delete_listed(&prefix, &mut deleted).await;
+        let mut listing = Listing::new(&prefix);
+        let mut survivors = Vec::new();
         loop {
-            let page = match self.list_page(&prefix, continuation).await {
-                Ok(page) => page,
-                Err(error) => return (deleted, Err(error)),
-            };
+            match listing.next_page(self).await {
+                Ok(Some(page)) => survivors.extend(
+                    page.into_iter()
+                        .filter_map(|(name, _)| deleted.remove(&name).then_some(name)),
+                ),
+                Ok(None) => break,
+                Err(error) => return (deleted.len() as u64, outcome.and(Err(error))),
+            }
+        }
+        let count = deleted.len() as u64;
+        if let (Some(first), Ok(())) = (survivors.first(), &outcome) {
+            let message = format!(
+                "delete_prefix of {}: the server answered that {} objects were deleted that it still lists, {first} the first; {count} objects were deleted",
+                self.uri(&prefix),
+                survivors.len(),
+            );
+            log_info!("{message}");
+            return (
+                count,
+                self.clean(Err(Error::new(ErrorKind::Internal, message))),
+            );
+        }
+        (count, outcome)
+    }
+
+    /// Deletes the objects of a listing of `prefix` page by page, putting the name of each one
+    /// the server answers deleted into `deleted`, until the listing ends or a deletion fails.
+    async fn delete_listed(&self, prefix: &str, deleted: &mut HashSet<String>) -> Result<()> {
+        let mut listing = Listing::new(prefix);
+        while let Some(page) = listing.next_page(self).await? {
             let keys: Vec<String> = page
-                .objects
                 .iter()
                 .map(|(name, _)| format!("{}{name}", self.inner.config.prefix))
                 .collect();
             let outcomes = self.delete_keys(keys.iter().map(String::as_str)).await;
             let mut first_failure = None;
-            for (key, outcome) in keys.iter().zip(outcomes) {
+            for ((name, _), (key, outcome)) in page.into_iter().zip(keys.iter().zip(outcomes)) {
                 match outcome {
-                    Ok(()) => deleted += 1,
+                    Ok(()) => {
+                        deleted.insert(name);
+                    }
                     Err(error) if first_failure.is_none() => first_failure = Some((key, error)),
                     Err(_) => {}
                 }
             }
             if let Some((key, error)) = first_failure {
                 let message = format!(
-                    "delete_prefix of {}: deleting {key} failed after {deleted} objects were deleted: {}",
-                    self.uri(&prefix),
+                    "delete_prefix of {}: deleting {key} failed after {} objects were deleted: {}",
+                    self.uri(prefix),
+                    deleted.len(),
                     error.message()
                 );
-                return (deleted, self.clean(Err(Error::new(error.kind(), message))));
-            }
-            match page.next {
-                Some(token) => continuation = Some(token),
-                None => return (deleted, Ok(())),
+                return self.clean(Err(Error::new(error.kind(), message)));
             }
         }
+        Ok(())
     }
 
-    /// One DeleteObjects request for at most 1,000 keys; each key's outcome, in order.
+    /// One DeleteObjects request for at most 1,000 keys; each key's outcome, in order. The
+    /// answer must name every key, as deleted or as refused: a key it leaves out (an answer cut
+    /// short, an error that names no key, a name the server changed) is not known to be deleted
+    /// and fails.
     async fn delete_keys<'a>(&self, keys: impl Iterator<Item = &'a str>) -> Vec<Result<()>> {
         let keys: Vec<&str> = keys.collect();
         if keys.is_empty() {
@@ -383,7 +439,9 @@ impl Store {
         let request = objects.and_then(|objects| {
             Delete::builder()
                 .set_objects(Some(objects))
-                .quiet(true)
+                // Not quiet: an answer that names only the failures cannot be told from one
+                // cut short.
+                .quiet(false)
                 .build()
                 .map_err(|e| Error::invalid(format!("{what}: {e}")))
         });
@@ -403,14 +461,15 @@ impl Store {
             Ok(answer) => answer,
             Err(error) => return keys.iter().map(|_| Err(error.clone())).collect(),
         };
-        // Quiet mode: only the keys that could not be deleted are named.
-        let mut failed: HashMap<&str, Error> = HashMap::new();
-        for refused in answer.errors() {
-            let Some(key) = refused.key() else { continue };
-            let code = refused.code().unwrap_or("no error code");
-            if code == "NoSuchKey" {
-                continue;
+        let mut outcomes: HashMap<&str, Result<()>> = HashMap::new();
+        for gone in answer.deleted() {
+            if let Some(key) = gone.key() {
+                outcomes.insert(key, Ok(()));
             }
+        }
+        let mut unnamed = None;
+        for refused in answer.errors() {
+            let code = refused.code().unwrap_or("no error code");
             let kind = match code {
                 "AccessDenied" | "AllAccessDisabled" | "InvalidAccessKeyId" => {
                     ErrorKind::PermissionDenied
@@ -419,17 +478,44 @@ impl Store {
                 "InternalError" | "ServiceUnavailable" | "SlowDown" => ErrorKind::Transient,
                 _ => ErrorKind::Internal,
             };
-            let message = format!(
-                "delete of s3://{}/{key}: {code} {}",
-                config.bucket,
-                refused.message().unwrap_or("")
-            );
-            failed.insert(key, Error::new(kind, message.trim_end()));
+            let detail = format!("{code} {}", refused.message().unwrap_or(""));
+            let detail = detail.trim_end();
+            match refused.key() {
+                // As with one deletion, a missing object counts as deleted.
+                Some(key) if code == "NoSuchKey" => {
+                    outcomes.entry(key).or_insert(Ok(()));
+                }
+                Some(key) => {
+                    let message = format!("delete of s3://{}/{key}: {detail}", config.bucket);
+                    outcomes.insert(key, Err(Error::new(kind, message)));
+                }
+                None => {
+                    unnamed.get_or_insert((kind, detail.to_string()));
+                }
+            }
         }
         keys.iter()
-            .map(|key| match failed.get(key) {
-                Some(error) => Err(error.clone()),
-                None => Ok(()),
+            .map(|key| match outcomes.get(key) {
+                Some(outcome) => outcome.clone(),
+                None => {
+                    let (kind, why) = match &unnamed {
+                        Some((kind, detail)) => (
+                            *kind,
+                            format!("its answer has an error that names no key: {detail}"),
+                        ),
+                        None => (
+                            ErrorKind::Internal,
+                            "its answer names it neither as deleted nor as refused".to_string(),
+                        ),
+                    };
+                    Err(Error::new(
+                        kind,
+                        format!(
+                            "delete of s3://{}/{key}: not known to be deleted: the server was asked to, but {why}",
+                            config.bucket
+                        ),
+                    ))
+                }
             })
             .collect()
     }

@@ -26,6 +26,8 @@ struct State {
     /// Threads waiting to report counter changes. Without any, a change wakes nobody: a
     /// thread waiting only for the end must not be woken for every chunk of every object.
     reporters: usize,
+    /// Counts [`Progress::pulse`]s: each has the reporters report again, changes or not.
+    pulses: u64,
 }
 
 /// Counters, outcome and cancellation flag of one transfer.
@@ -113,6 +115,15 @@ impl Progress {
                 parent.add(bytes);
             }
         }
+    }
+
+    /// Has the threads that report progress report it again, although nothing moved: a
+    /// callback can cancel only when it is called, and a transfer that waits for a slow
+    /// answer (a listing) calls this to give it the chance.
+    pub fn pulse(&self) {
+        let mut state = self.lock();
+        state.pulses += 1;
+        self.changed_counters(state);
     }
 
     /// `(bytes_done, bytes_total)` once the total is known.
@@ -245,11 +256,12 @@ impl Transfer {
     }
 
     /// Blocks until the transfer finishes, calling `on_progress(done, total)` on this thread
-    /// whenever the counters change. `on_progress` returning `false` cancels the transfer.
-    /// On success the last call reports `done == total`.
+    /// whenever the counters change or the transfer pulses. `on_progress` returning `false`
+    /// cancels the transfer. On success the last call reports `done == total`.
     pub fn wait(self, mut on_progress: impl FnMut(u64, u64) -> bool) -> Result<()> {
         let progress = &self.progress;
         let mut reported: Option<(u64, u64)> = None;
+        let mut pulses = 0;
         let mut cancelled = false;
         loop {
             let (snapshot, outcome) = {
@@ -257,7 +269,9 @@ impl Transfer {
                 state.reporters += 1;
                 let seen = loop {
                     let snapshot = state.total.map(|t| (state.done.min(t), t));
-                    if state.outcome.is_some() || (!cancelled && snapshot != reported) {
+                    let news = snapshot != reported || state.pulses != pulses;
+                    if state.outcome.is_some() || (!cancelled && news) {
+                        pulses = state.pulses;
                         break (snapshot, state.outcome.clone());
                     }
                     state = progress

@@ -155,6 +155,26 @@ pub enum Fault {
     /// Announces `delta` more (or fewer) bytes than the response body has, forwards the whole
     /// body and closes the connection.
     WrongLength { delta: i64 },
+    /// Reads the whole response body and sends what the function makes of it instead, with a
+    /// Content-Length to match: a server that answers wrongly, but in well-formed messages.
+    /// Counted as fired when the body changed.
+    RewriteResponse(Rewrite),
+}
+
+/// The function of a [`Fault::RewriteResponse`]: a response body (as text) to the one sent.
+#[derive(Clone)]
+pub struct Rewrite(Arc<dyn Fn(&str) -> String + Send + Sync>);
+
+impl Rewrite {
+    pub fn new(rewrite: impl Fn(&str) -> String + Send + Sync + 'static) -> Rewrite {
+        Rewrite(Arc::new(rewrite))
+    }
+}
+
+impl std::fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rewrite(..)")
+    }
 }
 
 impl Fault {
@@ -658,6 +678,35 @@ where
             Framing::Length(n) => Some(n),
             _ => None,
         };
+        if let Some(
+            chosen @ Chosen {
+                fault: Fault::RewriteResponse(rewrite),
+                ..
+            },
+        ) = &exchange.chosen
+        {
+            if framing != Framing::None {
+                let Ok(body) = read_body(&mut input, framing).await else {
+                    return End::Reset;
+                };
+                let body = String::from_utf8_lossy(&body);
+                let rewritten = (rewrite.0)(&body);
+                if rewritten != body {
+                    fired(&plan, chosen);
+                }
+                let head = with_body_length(&head, rewritten.len());
+                if client.write_all(&head).await.is_err()
+                    || client.write_all(rewritten.as_bytes()).await.is_err()
+                {
+                    return End::Reset;
+                }
+                let _ = client.flush().await;
+                if exchange.last || framing == Framing::UntilClose {
+                    return End::Close;
+                }
+                continue;
+            }
+        }
         let mut body = Body::default();
         let mut head = head;
         let mut after_body = End::Eof;
@@ -778,6 +827,54 @@ fn parse_response_head(head: &[u8]) -> Option<(u16, Vec<(String, String)>)> {
 /// The head with its Content-Length replaced by `length`.
 fn with_content_length(head: &[u8], length: u64) -> Vec<u8> {
     with_header(head, "content-length", &length.to_string())
+}
+
+/// `head` framed for a body of `length` bytes: its Content-Length or chunked coding replaced.
+fn with_body_length(head: &[u8], length: usize) -> Vec<u8> {
+    let text = std::str::from_utf8(head).expect("a parsed head is text");
+    let mut out = String::with_capacity(text.len() + 32);
+    for line in text.split_inclusive("\r\n") {
+        let framing = line.split_once(':').is_some_and(|(name, _)| {
+            let name = name.trim();
+            name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+        });
+        if line == "\r\n" {
+            out.push_str(&format!("content-length: {length}\r\n"));
+        }
+        if !framing {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
+/// The whole body of a message framed as `framing`, without its chunked coding.
+async fn read_body<R: AsyncRead + Unpin>(
+    input: &mut Input<R>,
+    framing: Framing,
+) -> io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    forward_body(input, &mut raw, framing, &mut Body::default()).await?;
+    if framing != Framing::Chunked {
+        return Ok(raw);
+    }
+    let mut body = Vec::with_capacity(raw.len());
+    let mut rest = &raw[..];
+    loop {
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad chunk");
+        let end = find(rest, b"\r\n").ok_or_else(bad)?;
+        let size = std::str::from_utf8(&rest[..end])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.split(';').next()?.trim(), 16).ok())
+            .ok_or_else(bad)?;
+        rest = &rest[end + 2..];
+        if size == 0 {
+            return Ok(body);
+        }
+        body.extend_from_slice(rest.get(..size).ok_or_else(bad)?);
+        rest = rest.get(size + 2..).ok_or_else(bad)?;
+    }
 }
 
 /// `head` with the value of header `name` replaced by `value`.
