@@ -1087,20 +1087,41 @@ using LogHandler = std::function<void(LogLevel level, std::string_view message)>
 
 namespace detail {
 
+/// Set while a handler runs on the library's log thread.
+inline thread_local bool in_log_handler = false;
+
 struct LogRouting {
     /// Serialises set_log_handler: each call's handler is in place, and the one it replaced
     /// freed, before the next call starts.
     std::mutex order;
     std::unique_ptr<LogHandler> current;
+
+    LogRouting() = default;
+    LogRouting(const LogRouting&) = delete;
+    LogRouting& operator=(const LogRouting&) = delete;
+
+    /// Runs at exit, while the library's log thread may still be delivering lines (of
+    /// transfers still running, or queued for a slow handler): the handler is unregistered,
+    /// which waits for the lines logged so far, before it is destroyed.
+    ~LogRouting() {
+        if (!current) {
+            return;
+        }
+        if (in_log_handler) {
+            // exit() was called by the handler itself, which is still running on this thread
+            // and cannot be waited for: it is left in place.
+            static_cast<void>(current.release());
+            return;
+        }
+        std::lock_guard<std::mutex> guard(order);
+        s3os_set_log_callback(nullptr, static_cast<int>(S3OS_LOG_INFO), nullptr);
+    }
 };
 
 inline LogRouting& log_routing() {
     static LogRouting routing;
     return routing;
 }
-
-/// Set while a handler runs on the library's log thread.
-inline thread_local bool in_log_handler = false;
 
 inline void log_trampoline(s3os_log_level level, const char* message, void* user_data) noexcept {
     in_log_handler = true;
@@ -1124,7 +1145,9 @@ inline void log_trampoline(s3os_log_level level, const char* message, void* user
 /// it throws is caught and the line dropped. It may call the library, except this function:
 /// called from a handler, set_log_handler throws InvalidArgument. When set_log_handler
 /// returns, every line logged before it was called has reached the previous handler, which
-/// has been destroyed.
+/// has been destroyed. At exit the handler is unregistered, once the lines logged so far have
+/// reached it, before it is destroyed (with the static objects constructed after the first
+/// call): a handler still running then must be able to finish.
 inline void set_log_handler(LogHandler handler, LogLevel level = LogLevel::Info) {
     if (detail::in_log_handler) {
         throw InvalidArgument(S3OS_INVALID_ARGUMENT,
