@@ -617,8 +617,9 @@ private:
 };
 
 /// A std::streambuf over a Reader, for std::istream users: buffered, seekable (seekg,
-/// tellg). A failure inside sets the stream's badbit, or is rethrown when the stream's
-/// exceptions() ask for it.
+/// tellg). tellg(), and a seekg() to a position the buffer holds, make no call on the Reader,
+/// whose reading stays sequential. A failure inside sets the stream's badbit, or is rethrown
+/// when the stream's exceptions() ask for it.
 class ReaderStreambuf : public std::streambuf {
 public:
     explicit ReaderStreambuf(Reader& reader, std::size_t buffer_size = 256 * 1024)
@@ -650,6 +651,8 @@ protected:
                 // Large reads go straight into the caller's memory.
                 std::size_t read = reader_.read(out + done, static_cast<std::size_t>(count - done));
                 position_ += read;
+                // The buffer no longer holds the bytes before position_.
+                setg(buffer_.data(), buffer_.data(), buffer_.data());
                 if (read == 0) break;
                 done += static_cast<std::streamsize>(read);
             } else if (traits_type::eq_int_type(underflow(), traits_type::eof())) {
@@ -671,8 +674,18 @@ protected:
 
     pos_type seekpos(pos_type target, std::ios_base::openmode which) override {
         off_type at = off_type(target);
-        if (!(which & std::ios_base::in) || at < 0 ||
-            static_cast<std::uint64_t>(at) > reader_.size()) {
+        if (!(which & std::ios_base::in) || at < 0) {
+            return pos_type(off_type(-1));
+        }
+        // A position the buffer holds (tellg() asks for the current one) is reached within
+        // it: seeking the reader would end its sequential reading and drop the parts it has
+        // fetched ahead.
+        off_type buffered_from = static_cast<off_type>(position_) - (egptr() - eback());
+        if (at >= buffered_from && at <= static_cast<off_type>(position_)) {
+            setg(eback(), eback() + (at - buffered_from), egptr());
+            return target;
+        }
+        if (static_cast<std::uint64_t>(at) > reader_.size()) {
             return pos_type(off_type(-1));
         }
         reader_.seek(static_cast<std::uint64_t>(at));
