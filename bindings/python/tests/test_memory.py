@@ -159,14 +159,72 @@ def test_pickle_through_a_writer_and_a_reader(parts_store):
         assert pickle.load(reader) == state
 
 
-def test_a_writer_left_to_the_garbage_collector_completes_like_a_file(parts_store):
-    # torch.save(obj, store.open_writer(name)) never closes the stream it is given: as with
-    # open(), the object is completed when the writer is collected.
-    state = {"layer": list(range(100_000))}
-    pickle.dump(state, parts_store.open_writer("one-liner.pkl"))
-    gc.collect()
-    with parts_store.open_reader("one-liner.pkl") as reader:
-        assert pickle.load(reader) == state
+class _FailsHalfWay:
+    """Pickles as a large list, then raises: a checkpoint whose saving failed part way."""
+
+    def __reduce__(self):
+        raise RuntimeError("this object cannot be pickled")
+
+
+def test_a_writer_left_unclosed_is_aborted_never_completed(parts_store):
+    # 12 MiB of the pickle reach the writer (two parts go up) before pickling fails.
+    state = {"weights": pattern(12 * MIB, 3), "broken": _FailsHalfWay()}
+    writer = parts_store.open_writer("half.pkl")
+    with pytest.raises(RuntimeError, match="cannot be pickled"):
+        pickle.dump(state, writer)
+    assert writer.tell() > 10 * MIB
+    with pytest.warns(ResourceWarning, match="abandoned"):
+        del writer
+        gc.collect()
+    with pytest.raises(FileNotFoundError):
+        parts_store.get_object_size("half.pkl")
+    assert parts_store.list_objects() == []
+
+
+def test_a_script_that_dies_while_writing_stores_nothing(server, prefix):
+    script = f"""
+import pickle, s3os
+class FailsHalfWay:
+    def __reduce__(self):
+        raise RuntimeError("this object cannot be pickled")
+store = s3os.S3ObjectStore({server.bucket!r}, {prefix!r}, endpoint_url={server.endpoint!r},
+    aws_access_key_id={server.access_key!r}, aws_secret_access_key={server.secret_key!r},
+    region_name="us-east-1", transfer_config={PARTS!r})
+pickle.dump({{"weights": bytes(12 << 20), "broken": FailsHalfWay()}}, store.open_writer("died.pkl"))
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-W", "always::ResourceWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "cannot be pickled" in done.stderr, done.stderr
+    with server.store(prefix) as store:
+        with pytest.raises(FileNotFoundError):
+            store.get_object_size("died.pkl")
+
+
+def test_a_writer_is_closed_after_a_failed_close():
+    # Nothing listens on port 9: the PUT made at close fails.
+    with s3os.S3ObjectStore(
+        "bucket",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="key",
+        aws_secret_access_key="secret",
+        region_name="us-east-1",
+        client_config={"connect_timeout": 1, "retries": {"total_max_attempts": 1}},
+    ) as store:
+        writer = store.open_writer("never.bin")
+        writer.write(b"some bytes")
+        with pytest.raises(s3os.S3osError):
+            writer.close()
+        assert writer.closed
+        with pytest.raises(ValueError):
+            writer.write(b"more")
+        writer.close()  # idempotent, as for a file
 
 
 def test_zipfile_through_a_writer_and_a_reader(parts_store):

@@ -62,6 +62,7 @@ def test_prefix_and_bucket_are_normalised_like_composer(server: Server, tmp_path
         assert store.prefix == "nested/prefix/"
         assert store.bucket == server.bucket
         assert store.get_uri("a/b.pt") == f"s3://{server.bucket}/nested/prefix/a/b.pt"
+        assert store.get_key("a/b.pt") == "nested/prefix/a/b.pt"
         write_file(tmp_path / "f", 5)
         store.upload_object("a/b.pt", tmp_path / "f")
     assert server.stored_file("nested/prefix/a/b.pt").read_bytes() == (tmp_path / "f").read_bytes()
@@ -75,6 +76,7 @@ def test_prefix_and_bucket_are_normalised_like_composer(server: Server, tmp_path
         assert unprefixed.prefix == ""
         assert unprefixed.bucket == server.bucket
         assert unprefixed.get_uri("x") == f"s3://{server.bucket}/x"
+        assert unprefixed.get_key("x") == "x"
         assert unprefixed.get_object_size("nested/prefix/a/b.pt") == 5
         assert "nested/prefix/a/b.pt" in unprefixed.list_objects("nested/")
 

@@ -313,6 +313,11 @@ class S3ObjectStore(ObjectStoreBase):  # type: ignore[misc, valid-type]
         with self._store_for_call() as store:
             return self._uri(store, name)
 
+    def get_key(self, object_name: str) -> str:
+        """The full key of ``object_name``: ``<prefix><object_name>``, as Composer's."""
+        _c_text(object_name, "object_name")
+        return f"{self.prefix}{object_name}"
+
     def get_object_size(self, object_name: str) -> int:
         """The object's size in bytes.
 

@@ -11,6 +11,7 @@ import ctypes
 import io
 import os
 import threading
+import warnings
 from typing import Any, Optional
 
 from ._buffers import lent
@@ -33,8 +34,9 @@ class ObjectWriter(io.RawIOBase):
     - :meth:`abort` abandons the object: nothing of it remains on the server.
     - A failed part is raised by the next ``write`` or by ``close``; the upload is aborted
       then, and the writer is closed.
-    - Like any Python file, a writer that is garbage-collected unclosed is closed, which
-      completes the object; use ``with`` (or call ``abort``) to avoid storing a partial one.
+    - A writer that is garbage-collected (or left at exit) unclosed is **aborted**, with a
+      ``ResourceWarning``: an exception that interrupted the writing (a failed pickle, say)
+      must never leave a partial object under the final name. Close it, or use ``with``.
 
     Not seekable; ``tell()`` is the number of bytes written. One thread at a time.
     """
@@ -71,18 +73,25 @@ class ObjectWriter(io.RawIOBase):
         return self._written
 
     def close(self) -> None:
-        """Completes the object (idempotent); raises if completing it failed."""
+        """Completes the object (idempotent); raises if completing it failed.
+
+        The writer is closed afterwards whatever the outcome, as a file is.
+        """
         with self._lock:
-            if self._handle is not None:
-                self._finish(lib.s3os_writer_close, raise_error=True)
-        super().close()
+            try:
+                if self._handle is not None:
+                    self._finish(lib.s3os_writer_close, raise_error=True)
+            finally:
+                super().close()
 
     def abort(self) -> None:
         """Abandons the object: nothing of it remains on the server. Closes the writer."""
         with self._lock:
-            if self._handle is not None:
-                self._finish(lib.s3os_writer_abort, raise_error=True)
-        super().close()
+            try:
+                if self._handle is not None:
+                    self._finish(lib.s3os_writer_abort, raise_error=True)
+            finally:
+                super().close()
 
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
         if exc_type is not None:
@@ -93,8 +102,19 @@ class ObjectWriter(io.RawIOBase):
     def __del__(self) -> None:
         if os.getpid() != self._owner_pid:
             return  # the parent's writer is not this process's to finish
+        if self._handle is None:
+            return
+        # Unclosed: whatever was written may be a fragment (the exception that stopped the
+        # writing is gone by now), so it is abandoned rather than published.
+        warnings.warn(
+            f"{self!r} was not closed: the object was abandoned, not stored "
+            "(close the writer or use it in a with block)",
+            ResourceWarning,
+            stacklevel=2,
+            source=self,
+        )
         try:
-            self.close()
+            self.abort()
         except Exception:  # noqa: BLE001 -- as io.IOBase does at collection
             pass
 
