@@ -617,9 +617,8 @@ private:
 };
 
 /// A std::streambuf over a Reader, for std::istream users: buffered, seekable (seekg,
-/// tellg). tellg(), and a seekg() to a position the buffer holds, make no call on the Reader,
-/// whose reading stays sequential. A failure inside sets the stream's badbit, or is rethrown
-/// when the stream's exceptions() ask for it.
+/// tellg). A failure inside sets the stream's badbit, or is rethrown when the stream's
+/// exceptions() ask for it.
 class ReaderStreambuf : public std::streambuf {
 public:
     explicit ReaderStreambuf(Reader& reader, std::size_t buffer_size = 256 * 1024)
@@ -651,8 +650,6 @@ protected:
                 // Large reads go straight into the caller's memory.
                 std::size_t read = reader_.read(out + done, static_cast<std::size_t>(count - done));
                 position_ += read;
-                // The buffer no longer holds the bytes before position_.
-                setg(buffer_.data(), buffer_.data(), buffer_.data());
                 if (read == 0) break;
                 done += static_cast<std::streamsize>(read);
             } else if (traits_type::eq_int_type(underflow(), traits_type::eof())) {
@@ -674,18 +671,8 @@ protected:
 
     pos_type seekpos(pos_type target, std::ios_base::openmode which) override {
         off_type at = off_type(target);
-        if (!(which & std::ios_base::in) || at < 0) {
-            return pos_type(off_type(-1));
-        }
-        // A position the buffer holds (tellg() asks for the current one) is reached within
-        // it: seeking the reader would end its sequential reading and drop the parts it has
-        // fetched ahead.
-        off_type buffered_from = static_cast<off_type>(position_) - (egptr() - eback());
-        if (at >= buffered_from && at <= static_cast<off_type>(position_)) {
-            setg(eback(), eback() + (at - buffered_from), egptr());
-            return target;
-        }
-        if (static_cast<std::uint64_t>(at) > reader_.size()) {
+        if (!(which & std::ios_base::in) || at < 0 ||
+            static_cast<std::uint64_t>(at) > reader_.size()) {
             return pos_type(off_type(-1));
         }
         reader_.seek(static_cast<std::uint64_t>(at));
@@ -1100,41 +1087,20 @@ using LogHandler = std::function<void(LogLevel level, std::string_view message)>
 
 namespace detail {
 
-/// Set while a handler runs on the library's log thread.
-inline thread_local bool in_log_handler = false;
-
 struct LogRouting {
     /// Serialises set_log_handler: each call's handler is in place, and the one it replaced
     /// freed, before the next call starts.
     std::mutex order;
     std::unique_ptr<LogHandler> current;
-
-    LogRouting() = default;
-    LogRouting(const LogRouting&) = delete;
-    LogRouting& operator=(const LogRouting&) = delete;
-
-    /// Runs at exit, while the library's log thread may still be delivering lines (of
-    /// transfers still running, or queued for a slow handler): the handler is unregistered,
-    /// which waits for the lines logged so far, before it is destroyed.
-    ~LogRouting() {
-        if (!current) {
-            return;
-        }
-        if (in_log_handler) {
-            // exit() was called by the handler itself, which is still running on this thread
-            // and cannot be waited for: it is left in place.
-            static_cast<void>(current.release());
-            return;
-        }
-        std::lock_guard<std::mutex> guard(order);
-        s3os_set_log_callback(nullptr, static_cast<int>(S3OS_LOG_INFO), nullptr);
-    }
 };
 
 inline LogRouting& log_routing() {
     static LogRouting routing;
     return routing;
 }
+
+/// Set while a handler runs on the library's log thread.
+inline thread_local bool in_log_handler = false;
 
 inline void log_trampoline(s3os_log_level level, const char* message, void* user_data) noexcept {
     in_log_handler = true;
@@ -1158,9 +1124,7 @@ inline void log_trampoline(s3os_log_level level, const char* message, void* user
 /// it throws is caught and the line dropped. It may call the library, except this function:
 /// called from a handler, set_log_handler throws InvalidArgument. When set_log_handler
 /// returns, every line logged before it was called has reached the previous handler, which
-/// has been destroyed. At exit the handler is unregistered, once the lines logged so far have
-/// reached it, before it is destroyed (with the static objects constructed after the first
-/// call): a handler still running then must be able to finish.
+/// has been destroyed.
 inline void set_log_handler(LogHandler handler, LogLevel level = LogLevel::Info) {
     if (detail::in_log_handler) {
         throw InvalidArgument(S3OS_INVALID_ARGUMENT,

@@ -626,53 +626,6 @@ void https(const Settings& settings, const fs::path& dir) {
     std::cout << "https: ok" << std::endl;
 }
 
-// tellg() and seeks within the streambuf's buffer leave the Reader alone, so its reading stays
-// sequential and is served from parts fetched ahead: reading in 64 KiB pieces with a tellg()
-// after each costs a few GETs (counted in the library's log), not one per piece.
-void stream_positions(const Settings& settings) {
-    std::atomic<int> gets{0};
-    s3os::set_log_handler(
-        [&](s3os::LogLevel, std::string_view message) {
-            if (contains(std::string(message), "GetObject GET ") &&
-                contains(std::string(message), " attempt ")) {
-                gets++;
-            }
-        },
-        s3os::LogLevel::Debug);
-    s3os::Store store(settings.store_config("cpp-positions"));
-    const std::size_t piece = 64 * 1024;
-    const std::string data = pattern(12 * 1024 * 1024, 29);
-    store.upload_buffer("told.bin", data.data(), data.size());
-    s3os::Reader reader = store.open_reader("told.bin");
-    s3os::ReaderStreambuf buffer(reader, 256 * 1024);
-    std::istream in(&buffer);
-    std::string read_back;
-    std::string bytes(piece, '\0');
-    bool told = true;
-    for (std::size_t at = piece; at <= data.size(); at += piece) {
-        in.read(bytes.data(), static_cast<std::streamsize>(piece));
-        read_back += bytes;
-        told = told && in.tellg() == std::streampos(static_cast<std::streamoff>(at));
-        if (at == 40 * piece) {
-            // Back and forth within what the buffer holds.
-            char again[100];
-            in.seekg(-100, std::ios_base::cur);
-            in.read(again, 100);
-            told = told && std::string(again, 100) == data.substr(at - 100, 100);
-            in.seekg(static_cast<std::streamoff>(at));
-        }
-    }
-    s3os::set_log_handler({});  // returns once every line so far has arrived
-    check(in.good() && read_back == data, "pieces with a tellg() after each give the bytes");
-    check(told, "tellg() gives each position");
-    check(in.peek() == std::char_traits<char>::eof(), "then the end");
-    check(gets > 0 && gets <= 6,
-          "reading with tellg() after every piece stays sequential: " +
-              std::to_string(gets.load()) + " GETs for " + std::to_string(data.size() / piece) +
-              " pieces");
-    std::cout << "stream positions: ok (" << gets << " GETs)" << std::endl;
-}
-
 // The library's log through set_log_handler: lines on the library's thread, at the level
 // asked for, none after the handler is unset; a throwing handler is harmless; a handler may
 // not replace itself.
@@ -761,7 +714,6 @@ int main(int argc, char** argv) {
         threads(store, dir);
         memory_and_streams(settings, dir);
         https(settings, dir);
-        stream_positions(settings);
         logging(settings, dir);
     } catch (const s3os::Error& e) {
         fail(std::string("unexpected ") + e.status_name() + ": " + e.what());
